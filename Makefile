@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: Apache-2.0
+# Entry points: `make demo` runs the encrypted-volume demo, `make check` runs
+# every test (the normal build, then the unit and fuzz-replay tests again
+# under AddressSanitizer and UndefinedBehaviorSanitizer). Both install the
+# Debian packages they need first.
+
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all deps build build-asan demo check check-asan bench clean
+
+all: build
+
+deps:
+	./scripts/install-deps
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DCOFFER_SANITIZE=ON
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+
+demo: build
+	./scripts/demo.sh $(BUILD)/coffer
+
+check: build build-asan
+	ctest --test-dir $(BUILD) --output-on-failure --no-tests=error $(CTEST_ARGS)
+	$(MAKE) check-asan
+
+check-asan:
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --test-dir $(BUILD_ASAN) --output-on-failure --no-tests=error -L 'unit|fuzz' $(CTEST_ARGS)
+
+bench: build
+	./bench/run-all.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shared pieces of the `coffer` command: the command table, exit codes and
+// the one place that maps library errors to them.
+
+#ifndef COFFER_CLI_H
+#define COFFER_CLI_H
+
+#include <coffer/common.h>
+
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILED = 1, // the operation failed (or, for scanners, findings)
+	CLI_EXIT_USAGE = 2,  // bad usage or unreadable input
+};
+
+// A subcommand: argv[0] is the subcommand's own name.
+struct cli_command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+// Maps a library return value to an exit code: 0 -> 0, -EINVAL and
+// -ENOENT on user input -> 2 only when usage_error is set, else 1.
+int cli_exit_code(int rc, bool usage_error);
+
+// Prints "coffer: MESSAGE" to stderr and returns CLI_EXIT_USAGE.
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Prints "coffer: MESSAGE" (from err, or strerror) to stderr and returns
+// the exit code for rc.
+int cli_fail(int rc, const struct cf_error *err);
+
+// True when arg is -h or --help.
+bool cli_is_help(const char *arg);
+
+// Runs a nested command table (for "coffer volume create" and the like).
+int cli_dispatch(const char *prefix, const struct cli_command *commands,
+		 int argc, char **argv);
+
+// Subcommands; each lives in its own cmd_*.c file.
+int cmd_volume(int argc, char **argv);
+int cmd_storage(int argc, char **argv);
+
+#endif

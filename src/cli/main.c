@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+// The `coffer` command: a thin front end over libcoffer. Each subcommand is
+// one entry in the table below and one cmd_*.c file.
+
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct cli_command commands[] = {
+	{ "volume", "create, list, inspect and remove encrypted volumes", cmd_volume },
+	{ "storage", "run the Encrypted Storage Manager (Docker volume plugin)", cmd_storage },
+	{ NULL, NULL, NULL },
+};
+
+int cli_exit_code(int rc, bool usage_error)
+{
+	if (rc == 0)
+		return CLI_EXIT_OK;
+	if (usage_error)
+		return CLI_EXIT_USAGE;
+	return CLI_EXIT_FAILED;
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("coffer: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CLI_EXIT_USAGE;
+}
+
+int cli_fail(int rc, const struct cf_error *err)
+{
+	fprintf(stderr, "coffer: %s\n", cf_error_message(err, rc));
+	return cli_exit_code(rc, false);
+}
+
+bool cli_is_help(const char *arg)
+{
+	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+static void print_commands(FILE *out, const char *prefix, const struct cli_command *table)
+{
+	fprintf(out, "Usage: %s COMMAND [OPTIONS]\n\nCommands:\n", prefix);
+	for (const struct cli_command *c = table; c->name != NULL; c++)
+		fprintf(out, "  %-10s %s\n", c->name, c->summary);
+	fprintf(out, "\nRun '%s COMMAND --help' for a command's options.\n", prefix);
+}
+
+int cli_dispatch(const char *prefix, const struct cli_command *table, int argc, char **argv)
+{
+	if (argc < 2) {
+		print_commands(stderr, prefix, table);
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_is_help(argv[1])) {
+		print_commands(stdout, prefix, table);
+		return CLI_EXIT_OK;
+	}
+	for (const struct cli_command *c = table; c->name != NULL; c++) {
+		if (strcmp(c->name, argv[1]) == 0)
+			return c->run(argc - 1, argv + 1);
+	}
+	return cli_usage_error("unknown command '%s %s'; run '%s --help' for the list",
+			       prefix, argv[1], prefix);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+		printf("coffer %s\n", COFFER_VERSION);
+		return CLI_EXIT_OK;
+	}
+	if (argc < 2) {
+		print_commands(stderr, "coffer", commands);
+		return CLI_EXIT_USAGE;
+	}
+	return cli_dispatch("coffer", commands, argc, argv);
+}
