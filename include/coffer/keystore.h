@@ -134,7 +134,7 @@ int ks_foreach(struct ks_store *store, const struct ks_caller *caller,
 int ks_audit_verify(struct ks_store *store, int64_t *records,
 		    int64_t *first_broken, struct cf_error *err);
 
-// Appends an audit record (also used for events outside the key store,
+// Appends an audit record through cf_audit_append (also used for events outside the key store,
 // such as an export of a derived key). detail may be NULL.
 int ks_audit_append(struct ks_store *store, const char *actor,
 		    const char *operation, const char *object,

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: Apache-2.0
+// Append-only audit log in an SQLite table whose records are chained by
+// SHA-256: each record stores the hash of the one before it and its own
+// hash over its fields and that link, so removing or editing any record
+// breaks the chain at that point. Used by the key store and the CA.
+
+#ifndef COFFER_AUDIT_H
+#define COFFER_AUDIT_H
+
+#include <coffer/common.h>
+
+struct sqlite3;
+
+// Creates the audit table in db when missing.
+int cf_audit_init(struct sqlite3 *db, struct cf_error *err);
+
+// Appends one record. Call inside the caller's transaction when the record
+// must commit atomically with the change it describes. detail may be NULL.
+// Never pass secrets: ids and identities only.
+int cf_audit_append(struct sqlite3 *db, const char *actor, const char *operation,
+		    const char *object, const char *result, const char *detail,
+		    struct cf_error *err);
+
+// Walks every record. Returns 0 when the chain is intact; -EBADMSG with
+// first_broken set to the sequence number of the first bad record
+// otherwise. records receives the number of records read.
+int cf_audit_verify(struct sqlite3 *db, int64_t *records, int64_t *first_broken,
+		    struct cf_error *err);
+
+#endif
