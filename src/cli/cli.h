@@ -41,5 +41,9 @@ int cli_dispatch(const char *prefix, const struct cli_command *commands,
 // Subcommands; each lives in its own cmd_*.c file.
 int cmd_volume(int argc, char **argv);
 int cmd_storage(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
+
+// Scanners behind `coffer scan`; the table is in cmd_scan.c.
+int cmd_scan_dockerfile(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@
 static const struct cli_command commands[] = {
 	{ "volume", "create, list, inspect and remove encrypted volumes", cmd_volume },
 	{ "storage", "run the Encrypted Storage Manager (Docker volume plugin)", cmd_storage },
+	{ "scan", "check Dockerfiles, images and manifests for insecure practice", cmd_scan },
 	{ NULL, NULL, NULL },
 };
 
