@@ -77,8 +77,12 @@ struct scan_report;
 struct scan_report *scan_report_new(const char *tool_name);
 void scan_report_free(struct scan_report *report);
 
-// Adds a finding. message is printf-style; fields (may be NULL) is stolen.
-// The report keeps a pointer to rule. Returns 0 or -ENOMEM.
+// Adds a finding. message is printf-style; fields (a JSON object, or NULL)
+// is stolen, also when the call fails. The report keeps a pointer to rule
+// and registers it for SARIF. SCAN_SEV_NONE as severity takes
+// rule->severity, a NULL fix takes rule->fix, and location may be NULL.
+// The location's file is also recorded as an artifact. Returns 0, -EINVAL
+// (no rule, or fields not an object) or -ENOMEM.
 int scan_report_add(struct scan_report *report, const struct scan_rule *rule,
 		    enum scan_severity severity, const struct scan_location *location,
 		    json_t *fields, const char *fix, const char *fmt, ...)
@@ -93,6 +97,17 @@ void scan_report_set(struct scan_report *report, const char *key, json_t *value)
 
 // Records an input file that was scanned (listed in SARIF artifacts).
 void scan_report_add_artifact(struct scan_report *report, const char *file);
+
+// Sets the absolute URI written as SARIF runs[0].tool.driver.informationUri
+// and used as the base of relative rule help_uri values. The default is
+// COFFER_SCAN_INFORMATION_URI.
+int scan_report_set_information_uri(struct scan_report *report, const char *uri);
+
+#ifndef COFFER_SCAN_INFORMATION_URI
+// NOTE: placeholder, because coffer has no published home page yet. The
+// .invalid top-level domain (RFC 2606) never resolves.
+#define COFFER_SCAN_INFORMATION_URI "https://coffer.invalid/"
+#endif
 
 size_t scan_report_count(const struct scan_report *report);
 const struct scan_finding *scan_report_get(const struct scan_report *report, size_t i);
@@ -114,6 +129,12 @@ int scan_report_write(const struct scan_report *report, enum scan_format format,
 
 // Text colour only on a terminal and when NO_COLOR is unset or empty.
 bool scan_color_wanted(FILE *out);
+
+// Builds the JSON or SARIF document that scan_report_write prints, for
+// callers that embed or inspect it. Returns a new reference, or NULL when
+// out of memory. docs/scan-output.md describes both documents.
+json_t *scan_report_to_json(const struct scan_report *report);
+json_t *scan_report_to_sarif(const struct scan_report *report);
 
 // ---- configuration (.coffer.yaml) ----------------------------------------
 
@@ -148,6 +169,11 @@ struct scan_config {
 // A missing file gives defaults. Unknown keys and bad values are errors
 // that name the key, line and column.
 int scan_config_load(struct scan_config *config, const char *path, struct cf_error *err);
+
+// Parses a configuration held in memory; name is used in error messages
+// and stored as config->path. Returns 0, -EINVAL or -ENOMEM.
+int scan_config_load_buffer(struct scan_config *config, const char *data, size_t size,
+			    const char *name, struct cf_error *err);
 void scan_config_free(struct scan_config *config);
 
 bool scan_config_ignored(const struct scan_config *config, const char *rule_id);
