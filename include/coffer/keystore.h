@@ -140,6 +140,15 @@ int ks_audit_append(struct ks_store *store, const char *actor,
 		    const char *operation, const char *object,
 		    const char *result, const char *detail);
 
+// Creates a new KEK version in the master key file and rewraps every stored
+// key under it in one transaction; key material does not change. Only an
+// administrator may rotate. Older versions stay in the file.
+int ks_rotate_kek(struct ks_store *store, const struct ks_caller *caller, int *new_version,
+		  int64_t *rewrapped, struct cf_error *err);
+
+// "pre-active", "active", ... for messages and listings.
+const char *ks_state_name(enum ks_state state);
+
 // Database handle for components that extend the store in the same file
 // (KMIP attributes); they must use the store's own transaction helpers.
 struct sqlite3 *ks_database(struct ks_store *store);

@@ -106,6 +106,10 @@ int vol_foreach(struct vol_manager *manager,
 		int (*visit)(const struct vol_info *info, void *arg), void *arg,
 		struct cf_error *err);
 
+// Retries removals left pending (for example a key destroy that could not
+// reach the KMS). Returns the number still pending, or a negative errno.
+int vol_retry_pending(struct vol_manager *manager, struct cf_error *err);
+
 // Locks every mounted volume (used at shutdown). Returns the first error
 // but tries every volume.
 int vol_lock_all(struct vol_manager *manager, struct cf_error *err);
@@ -126,6 +130,11 @@ struct vol_key_provider_ops {
 	// Reports whether the key exists and is usable (1), destroyed or
 	// unknown (0), or the check failed (negative errno).
 	int (*exists)(void *state, const char *id, struct cf_error *err);
+	// Optional (may be NULL): destroys keys that were created for volume
+	// but never recorded (a crash between key create and the volume
+	// record), keeping keep_id when it is not NULL.
+	int (*destroy_unrecorded)(void *state, const char *volume, const char *keep_id,
+				  struct cf_error *err);
 	void (*close)(void *state);
 };
 

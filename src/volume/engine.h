@@ -56,4 +56,12 @@ extern const struct vol_engine_ops vol_engine_fscrypt;
 // Returns the engine named name, or NULL.
 const struct vol_engine_ops *vol_engine_find(const char *name);
 
+// Returns the NULL-terminated table of every engine.
+const struct vol_engine_ops *const *vol_engine_list(void);
+
+// Reports whether the kernel's AES-XTS implementation is hardware
+// accelerated (from /proc/crypto), for engine=auto. Writes the driver
+// name it found into driver.
+bool vol_kernel_xts_accelerated(char *driver, size_t size);
+
 #endif
