@@ -254,7 +254,7 @@ static void recovery_finishes_or_rolls_back(void **state)
 	snprintf(orphan, sizeof(orphan), "%s/pool/volumes/orphan-dir", fx.dir);
 	assert_int_equal(mkdir(orphan, 0755), 0);
 
-	// Drop the handle without the shutdown lock, as a crash would.
+	// Reopen: recovery runs on the states left above.
 	vol_manager_close(fx.manager);
 	fx.manager = NULL;
 	assert_int_equal(open_manager(), 0);
