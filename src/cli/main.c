@@ -13,6 +13,8 @@ static const struct cli_command commands[] = {
 	{ "volume", "create, list, inspect and remove encrypted volumes", cmd_volume },
 	{ "storage", "run the Encrypted Storage Manager (Docker volume plugin)", cmd_storage },
 	{ "scan", "check Dockerfiles, images and manifests for insecure practice", cmd_scan },
+	{ "ca", "run the Certificate Authority (EST server, tokens, revocation)", cmd_ca },
+	{ "enroll", "obtain or renew a certificate from a coffer CA over EST", cmd_enroll },
 	{ NULL, NULL, NULL },
 };
 

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+// Pieces shared by the CA's source files: the handle, X.509 building
+// helpers, SAN text forms and file writing.
+
+#ifndef COFFER_CA_INTERNAL_H
+#define COFFER_CA_INTERNAL_H
+
+#include <coffer/ca.h>
+
+#include <limits.h>
+#include <sqlite3.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#define CA_ROOT_LIFETIME (10LL * 365 * 24 * 3600)
+#define CA_ISSUER_LIFETIME (5LL * 365 * 24 * 3600)
+
+struct ca {
+	char dir[PATH_MAX];
+	sqlite3 *db;
+	X509 *root;
+	X509 *issuer;
+	EVP_PKEY *issuer_key;
+	// Root and intermediate, for verifying client certificates.
+	X509_STORE *trust;
+	int64_t lifetime;
+	int64_t max_lifetime;
+
+	// Statements on the issuance path, prepared once.
+	sqlite3_stmt *token_select;
+	sqlite3_stmt *token_consume;
+	sqlite3_stmt *cert_insert;
+	sqlite3_stmt *cert_select;
+
+	// Cached CRL: rebuilt when crl_stale is set (a revocation through this
+	// handle), when PRAGMA data_version moved (another connection wrote),
+	// or after CA_CRL_REUSE seconds.
+	uint8_t *crl;
+	size_t crl_size;
+	int64_t crl_built_at;
+	int64_t crl_data_version;
+	bool crl_stale;
+};
+
+// A certificate's SANs in text form ("DNS:x", "IP:x", "URI:x").
+struct ca_san_list {
+	size_t count;
+	char names[CA_SAN_MAX][CA_SAN_TEXT_MAX];
+};
+
+// Everything needed to sign one certificate.
+struct ca_cert_spec {
+	const char *cn;
+	const struct ca_san_list *sans; // NULL for CA certificates
+	EVP_PKEY *public_key;
+	X509 *issuer;                   // NULL for a self-signed root
+	EVP_PKEY *signing_key;
+	int64_t not_before;
+	int64_t not_after;
+	bool is_ca;
+	int path_length;                // for CA certificates; -1 for none
+	enum ca_profile profile;        // for leaf certificates
+};
+
+int ca_key_generate(enum ca_key_type type, EVP_PKEY **out, struct cf_error *err);
+
+// Builds and signs a certificate with a fresh random serial.
+int ca_cert_build(const struct ca_cert_spec *spec, X509 **out, struct cf_error *err);
+
+// Writes the serial of cert as CA_SERIAL_HEX_SIZE - 1 lowercase hex digits.
+int ca_serial_hex(const X509 *cert, char out[CA_SERIAL_HEX_SIZE]);
+
+// Collects the SANs of a certificate or request into text form. Returns
+// -EPERM for a SAN type the CA never issues (email, directory names, ...)
+// and -EINVAL for a malformed one.
+int ca_sans_from_names(const GENERAL_NAMES *names, struct ca_san_list *out,
+		       struct cf_error *err);
+int ca_sans_from_cert(const X509 *cert, struct ca_san_list *out, struct cf_error *err);
+
+// Joins the list with ", " into out; splits such a string back.
+void ca_sans_join(const struct ca_san_list *list, char *out, size_t size);
+int ca_sans_split(const char *text, struct ca_san_list *out, struct cf_error *err);
+
+// The value part of a SAN text form ("DNS:a.b" -> "a.b").
+const char *ca_san_value(const char *san);
+
+// The subject CN of cert or NULL, copied into out.
+int ca_subject_cn(const X509_NAME *name, char *out, size_t size);
+
+// Writes data to path atomically (temp file, fsync, rename) with mode.
+int ca_write_file(const char *path, const void *data, size_t size, unsigned mode,
+		  struct cf_error *err);
+int ca_write_pem_key(const char *path, EVP_PKEY *key, struct cf_error *err);
+int ca_write_pem_certs(const char *path, X509 *const *certs, size_t count,
+		       struct cf_error *err);
+int ca_read_pem_key(const char *path, EVP_PKEY **out, struct cf_error *err);
+int ca_read_pem_cert(const char *path, X509 **out, struct cf_error *err);
+
+// Builds a DER PKCS#7 certs-only structure.
+int ca_pkcs7_certs_der(X509 *const *certs, size_t count, uint8_t **der, size_t *size,
+		       struct cf_error *err);
+
+// Base64 without line breaks, into a malloc'd NUL-terminated string.
+int ca_base64_encode(const uint8_t *data, size_t size, char **out);
+
+// Records one issued certificate; call inside a transaction.
+int ca_record_cert(struct ca *ca, X509 *cert, const struct ca_san_list *sans,
+		   enum ca_profile profile, const char *authorized_by, struct cf_error *err);
+
+int ca_db_begin(struct ca *ca, struct cf_error *err);
+int ca_db_commit(struct ca *ca, struct cf_error *err);
+void ca_db_rollback(struct ca *ca);
+
+#endif

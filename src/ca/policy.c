@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: Apache-2.0
+// Issuance policy: PKCS#10 parsing and proof of possession, which names a
+// request may carry, and the two ways to get a certificate: a new
+// enrollment with a one-time bootstrap token, and a renewal authorized by
+// the current certificate.
+
+#include "ca_internal.h"
+
+#include <coffer/crypto.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/rsa.h>
+
+// Largest RSA modulus accepted, which bounds the cost of verifying a request.
+#define CA_RSA_MAX_BITS 8192
+
+#define TOKEN_ID_HEX 16
+#define TOKEN_SECRET_HEX 64
+
+static int check_public_key(EVP_PKEY *key, struct cf_error *err)
+{
+	if (EVP_PKEY_is_a(key, "EC")) {
+		char group[32] = "";
+		size_t len = 0;
+		if (!EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof(group), &len))
+			return cf_error_set(err, -EINVAL, "the request's EC key has no named curve");
+		if (strcmp(group, "prime256v1") != 0 && strcmp(group, "secp384r1") != 0)
+			return cf_error_set(err, -EINVAL,
+					    "EC curve %s is not accepted (use P-256 or P-384)", group);
+		return 0;
+	}
+	if (EVP_PKEY_is_a(key, "RSA")) {
+		int bits = EVP_PKEY_get_bits(key);
+		if (bits < 2048 || bits > CA_RSA_MAX_BITS)
+			return cf_error_set(err, -EINVAL,
+					    "RSA key of %d bits is not accepted (2048 to %d bits)", bits,
+					    CA_RSA_MAX_BITS);
+		return 0;
+	}
+	return cf_error_set(err, -EINVAL,
+			    "key type %s is not accepted (use ECDSA P-256, P-384 or RSA 2048+)",
+			    EVP_PKEY_get0_type_name(key) != NULL ? EVP_PKEY_get0_type_name(key) : "unknown");
+}
+
+int ca_csr_parse(const uint8_t *der, size_t size, X509_REQ **out, struct cf_error *err)
+{
+	const unsigned char *p = der;
+
+	if (size == 0 || size > CA_REQUEST_MAX)
+		return cf_error_set(err, -EINVAL, "the request is empty or larger than %d bytes",
+				    CA_REQUEST_MAX);
+	X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)size);
+	if (req == NULL)
+		return cf_error_set(err, -EINVAL, "the body is not a DER PKCS#10 request");
+	if (p != der + size) {
+		X509_REQ_free(req);
+		return cf_error_set(err, -EINVAL, "%zu bytes follow the PKCS#10 request",
+				    (size_t)(der + size - p));
+	}
+
+	EVP_PKEY *key = X509_REQ_get0_pubkey(req);
+	int rc = key != NULL ? check_public_key(key, err)
+			     : cf_error_set(err, -EINVAL, "the request's public key cannot be read");
+	if (rc == 0 && X509_REQ_verify(req, key) != 1)
+		rc = cf_error_set(err, -EINVAL,
+				  "the request's signature does not verify with its public key");
+	if (rc != 0) {
+		X509_REQ_free(req);
+		return rc;
+	}
+	*out = req;
+	return 0;
+}
+
+static bool san_equal(const char *a, const char *b)
+{
+	// ca_san_normalize lower-cases DNS names and canonicalises addresses,
+	// so a plain comparison suffices.
+	return strcmp(a, b) == 0;
+}
+
+static bool san_list_contains(const struct ca_san_list *list, const char *san)
+{
+	for (size_t i = 0; i < list->count; i++) {
+		if (san_equal(list->names[i], san))
+			return true;
+	}
+	return false;
+}
+
+// The SANs and CN a request asks for, checked for form: at least one SAN,
+// and a CN that is absent (then the first SAN's value is used) or equal to
+// one of the SAN values.
+static int request_identity(X509_REQ *req, struct ca_san_list *sans, char *cn, size_t cn_size,
+			    struct cf_error *err)
+{
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+	int crit = 0;
+	GENERAL_NAMES *names = exts != NULL ? X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL)
+					    : NULL;
+	int rc = 0;
+
+	sans->count = 0;
+	if (names == NULL && crit == -2)
+		rc = cf_error_set(err, -EINVAL, "the request has more than one SAN extension");
+	else if (names == NULL)
+		rc = cf_error_set(err, -EINVAL,
+				  "the request has no subjectAltName extension; request at least one SAN");
+	if (rc == 0)
+		rc = ca_sans_from_names(names, sans, err);
+	if (rc == 0 && sans->count == 0)
+		rc = cf_error_set(err, -EINVAL, "the request's subjectAltName extension is empty");
+	GENERAL_NAMES_free(names);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	if (rc != 0)
+		return rc;
+
+	int cn_rc = ca_subject_cn(X509_REQ_get_subject_name(req), cn, cn_size);
+	if (cn_rc == -ENOENT) {
+		snprintf(cn, cn_size, "%s", ca_san_value(sans->names[0]));
+		return 0;
+	}
+	if (cn_rc != 0)
+		return cf_error_set(err, -EINVAL, "the request's subject CN is malformed or repeated");
+	for (size_t i = 0; i < sans->count; i++) {
+		const char *value = ca_san_value(sans->names[i]);
+		bool dns = strncmp(sans->names[i], "DNS:", 4) == 0;
+		if (dns ? strcasecmp(value, cn) == 0 : strcmp(value, cn) == 0) {
+			// Use the SAN's canonical spelling.
+			snprintf(cn, cn_size, "%s", value);
+			return 0;
+		}
+	}
+	return cf_error_set(err, -EPERM, "the request's CN '%s' is not one of its SANs", cn);
+}
+
+static int check_allowed(const struct ca_san_list *requested, const struct ca_san_list *allowed,
+			 struct cf_error *err)
+{
+	for (size_t i = 0; i < requested->count; i++) {
+		if (!san_list_contains(allowed, requested->names[i]))
+			return cf_error_set(err, -EPERM, "SAN %s is not allowed for this token",
+					    requested->names[i]);
+	}
+	return 0;
+}
+
+int ca_policy_check(X509_REQ *req, const char *const *allowed, size_t allowed_count,
+		    struct cf_error *err)
+{
+	struct ca_san_list allowed_list = { 0 }, requested;
+	char cn[256];
+
+	if (allowed_count > CA_SAN_MAX)
+		return cf_error_set(err, -EINVAL, "more than %d allowed SANs", CA_SAN_MAX);
+	for (size_t i = 0; i < allowed_count; i++) {
+		int rc = ca_san_normalize(allowed[i], allowed_list.names[allowed_list.count], err);
+		if (rc != 0)
+			return rc;
+		allowed_list.count++;
+	}
+	int rc = request_identity(req, &requested, cn, sizeof(cn), err);
+	if (rc == 0)
+		rc = check_allowed(&requested, &allowed_list, err);
+	return rc;
+}
+
+static int64_t cert_time(const ASN1_TIME *time)
+{
+	struct tm tm;
+	if (!ASN1_TIME_to_tm(time, &tm))
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+static int issue(struct ca *ca, X509_REQ *req, const char *cn, const struct ca_san_list *sans,
+		 enum ca_profile profile, int64_t lifetime, X509 **out, struct cf_error *err)
+{
+	int64_t now = cf_now();
+	int64_t not_after = now + lifetime;
+	int64_t issuer_not_after = cert_time(X509_get0_notAfter(ca->issuer));
+
+	// A leaf never outlives its issuer.
+	if (not_after > issuer_not_after)
+		not_after = issuer_not_after;
+	if (not_after <= now)
+		return cf_error_set(err, -EKEYEXPIRED, "the issuing CA certificate has expired");
+
+	struct ca_cert_spec spec = {
+		.cn = cn,
+		.sans = sans,
+		.public_key = X509_REQ_get0_pubkey(req),
+		.issuer = ca->issuer,
+		.signing_key = ca->issuer_key,
+		.not_before = now - CA_BACKDATE,
+		.not_after = not_after,
+		.profile = profile,
+		.path_length = -1,
+	};
+	return ca_cert_build(&spec, out, err);
+}
+
+// Splits "ID.SECRET" into its parts; both are lowercase hex.
+static int token_split(const char *token, char id[TOKEN_ID_HEX + 1],
+		       char secret[TOKEN_SECRET_HEX + 1])
+{
+	size_t len = strlen(token);
+	if (len != TOKEN_ID_HEX + 1 + TOKEN_SECRET_HEX || token[TOKEN_ID_HEX] != '.')
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		char c = token[i];
+		if (i != TOKEN_ID_HEX && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return -EINVAL;
+	}
+	memcpy(id, token, TOKEN_ID_HEX);
+	id[TOKEN_ID_HEX] = '\0';
+	memcpy(secret, token + TOKEN_ID_HEX + 1, TOKEN_SECRET_HEX);
+	secret[TOKEN_SECRET_HEX] = '\0';
+	return 0;
+}
+
+struct token_row {
+	struct ca_san_list sans;
+	enum ca_profile profile;
+	int64_t lifetime;
+};
+
+// Looks the token up and checks its secret, use and expiry. Runs inside
+// the enrollment transaction so two requests cannot both consume it.
+static int token_check(struct ca *ca, const char *id, const char *secret, struct token_row *row,
+		       struct cf_error *err)
+{
+	uint8_t hash[32];
+	sqlite3_stmt *stmt = ca->token_select;
+	int rc = 0;
+
+	cf_sha256(secret, strlen(secret), hash);
+	sqlite3_reset(stmt);
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	int step = sqlite3_step(stmt);
+	if (step != SQLITE_ROW) {
+		rc = step == SQLITE_DONE
+			     ? cf_error_set(err, -EACCES, "bootstrap token %s is unknown", id)
+			     : cf_error_set(err, -EIO, "database error: %s", sqlite3_errmsg(ca->db));
+		goto out;
+	}
+	if (sqlite3_column_bytes(stmt, 0) != (int)sizeof(hash) ||
+	    !cf_ct_equal(sqlite3_column_blob(stmt, 0), hash, sizeof(hash))) {
+		rc = cf_error_set(err, -EACCES, "bootstrap token %s has a wrong secret", id);
+		goto out;
+	}
+	if (sqlite3_column_type(stmt, 5) != SQLITE_NULL) {
+		rc = cf_error_set(err, -EACCES, "bootstrap token %s was already used", id);
+		goto out;
+	}
+	if (sqlite3_column_int64(stmt, 4) <= cf_now()) {
+		rc = cf_error_set(err, -EACCES, "bootstrap token %s has expired", id);
+		goto out;
+	}
+	rc = ca_sans_split((const char *)sqlite3_column_text(stmt, 1), &row->sans, err);
+	row->profile = (enum ca_profile)sqlite3_column_int(stmt, 2);
+	row->lifetime = sqlite3_column_int64(stmt, 3);
+out:
+	sqlite3_reset(stmt);
+	return rc;
+}
+
+static int token_consume(struct ca *ca, const char *id, X509 *cert, struct cf_error *err)
+{
+	char serial[CA_SERIAL_HEX_SIZE];
+	sqlite3_stmt *stmt = ca->token_consume;
+
+	ca_serial_hex(cert, serial);
+	sqlite3_reset(stmt);
+	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, cf_now());
+	sqlite3_bind_text(stmt, 3, serial, -1, SQLITE_STATIC);
+	int step = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (step != SQLITE_DONE || sqlite3_changes(ca->db) != 1)
+		return cf_error_set(err, -EIO, "marking token %s as used failed: %s", id,
+				    sqlite3_errmsg(ca->db));
+	return 0;
+}
+
+int ca_enroll(struct ca *ca, const char *token, const uint8_t *csr_der, size_t csr_size,
+	      X509 **out, struct cf_error *err)
+{
+	char id[TOKEN_ID_HEX + 1], secret[TOKEN_SECRET_HEX + 1], cn[256], actor[32];
+	struct token_row row;
+	struct ca_san_list requested;
+	X509_REQ *req = NULL;
+	X509 *cert = NULL;
+	int rc;
+
+	if (token_split(token, id, secret) != 0)
+		return cf_error_set(err, -EACCES, "the bootstrap token is malformed (expected ID.SECRET)");
+
+	rc = ca_csr_parse(csr_der, csr_size, &req, err);
+	if (rc == 0)
+		rc = request_identity(req, &requested, cn, sizeof(cn), err);
+	if (rc != 0)
+		goto out;
+
+	rc = ca_db_begin(ca, err);
+	if (rc != 0)
+		goto out;
+	rc = token_check(ca, id, secret, &row, err);
+	if (rc == 0)
+		rc = check_allowed(&requested, &row.sans, err);
+	if (rc == 0)
+		rc = issue(ca, req, cn, &requested, row.profile, row.lifetime, &cert, err);
+	snprintf(actor, sizeof(actor), "token:%s", id);
+	if (rc == 0)
+		rc = ca_record_cert(ca, cert, &requested, row.profile, actor, err);
+	if (rc == 0)
+		rc = token_consume(ca, id, cert, err);
+	if (rc == 0)
+		rc = ca_db_commit(ca, err);
+	if (rc != 0) {
+		ca_db_rollback(ca);
+		goto out;
+	}
+	*out = cert;
+	cert = NULL;
+out:
+	cf_wipe(secret, sizeof(secret));
+	X509_free(cert);
+	X509_REQ_free(req);
+	return rc;
+}
+
+int ca_check_client_cert(struct ca *ca, X509 *cert, STACK_OF(X509) *chain,
+			 struct cf_error *err)
+{
+	char serial[CA_SERIAL_HEX_SIZE];
+	int rc = 0;
+
+	if (cert == NULL)
+		return cf_error_set(err, -EACCES,
+				    "no client certificate was presented over TLS; renewal needs the current one");
+
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	if (ctx == NULL || !X509_STORE_CTX_init(ctx, ca->trust, cert, chain)) {
+		X509_STORE_CTX_free(ctx);
+		return -ENOMEM;
+	}
+	if (X509_verify_cert(ctx) != 1) {
+		int code = X509_STORE_CTX_get_error(ctx);
+		rc = cf_error_set(err, -EACCES, "the client certificate is not valid: %s",
+				  X509_verify_cert_error_string(code));
+	}
+	X509_STORE_CTX_free(ctx);
+	if (rc != 0)
+		return rc;
+
+	// The chain verified; the issuer must be this CA's intermediate, not
+	// the root directly (the root issues only the intermediate).
+	if (X509_check_issued(ca->issuer, cert) != X509_V_OK)
+		return cf_error_set(err, -EACCES, "the client certificate was not issued by this CA");
+
+	if (ca_serial_hex(cert, serial) != 0)
+		return cf_error_set(err, -EACCES, "the client certificate's serial is not one of ours");
+	sqlite3_stmt *stmt = ca->cert_select;
+	sqlite3_reset(stmt);
+	sqlite3_bind_text(stmt, 1, serial, -1, SQLITE_STATIC);
+	int step = sqlite3_step(stmt);
+	if (step != SQLITE_ROW)
+		rc = cf_error_set(err, -EACCES, "certificate %s is not in this CA's records", serial);
+	else if (sqlite3_column_type(stmt, 3) != SQLITE_NULL)
+		rc = cf_error_set(err, -EACCES, "certificate %s is revoked", serial);
+	sqlite3_reset(stmt);
+	return rc;
+}
+
+static bool same_sans(const struct ca_san_list *a, const struct ca_san_list *b)
+{
+	if (a->count != b->count)
+		return false;
+	for (size_t i = 0; i < a->count; i++) {
+		if (!san_list_contains(b, a->names[i]) || !san_list_contains(a, b->names[i]))
+			return false;
+	}
+	return true;
+}
+
+int ca_reenroll(struct ca *ca, X509 *current, STACK_OF(X509) *chain,
+		const uint8_t *csr_der, size_t csr_size, X509 **out, struct cf_error *err)
+{
+	char serial[CA_SERIAL_HEX_SIZE], cn[256], current_cn[256] = "", actor[48];
+	struct ca_san_list requested, current_sans;
+	X509_REQ *req = NULL;
+	X509 *cert = NULL;
+
+	int rc = ca_check_client_cert(ca, current, chain, err);
+	if (rc == 0)
+		rc = ca_csr_parse(csr_der, csr_size, &req, err);
+	if (rc == 0)
+		rc = request_identity(req, &requested, cn, sizeof(cn), err);
+	if (rc == 0)
+		rc = ca_sans_from_cert(current, &current_sans, err);
+	if (rc != 0)
+		goto out;
+
+	ca_subject_cn(X509_get_subject_name(current), current_cn, sizeof(current_cn));
+	if (strcmp(cn, current_cn) != 0) {
+		rc = cf_error_set(err, -EPERM,
+				  "renewal must keep the subject: the request has CN '%s', the current certificate '%s'",
+				  cn, current_cn);
+		goto out;
+	}
+	if (!same_sans(&requested, &current_sans)) {
+		rc = cf_error_set(err, -EPERM,
+				  "renewal must keep the SANs of the current certificate");
+		goto out;
+	}
+
+	// The renewal keeps the profile and the lifetime of the current one.
+	enum ca_profile profile = CA_PROFILE_BOTH;
+	int64_t lifetime = ca->lifetime;
+	ca_serial_hex(current, serial);
+	sqlite3_stmt *stmt = ca->cert_select;
+	sqlite3_reset(stmt);
+	sqlite3_bind_text(stmt, 1, serial, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		profile = (enum ca_profile)sqlite3_column_int(stmt, 0);
+		lifetime = sqlite3_column_int64(stmt, 2) - sqlite3_column_int64(stmt, 1) - CA_BACKDATE;
+	}
+	sqlite3_reset(stmt);
+	if (lifetime <= 0 || lifetime > ca->max_lifetime)
+		lifetime = ca->lifetime;
+
+	rc = ca_db_begin(ca, err);
+	if (rc != 0)
+		goto out;
+	rc = issue(ca, req, cn, &requested, profile, lifetime, &cert, err);
+	snprintf(actor, sizeof(actor), "cert:%s", serial);
+	if (rc == 0)
+		rc = ca_record_cert(ca, cert, &requested, profile, actor, err);
+	if (rc == 0)
+		rc = ca_db_commit(ca, err);
+	if (rc != 0) {
+		ca_db_rollback(ca);
+		goto out;
+	}
+	*out = cert;
+	cert = NULL;
+out:
+	X509_free(cert);
+	X509_REQ_free(req);
+	return rc;
+}

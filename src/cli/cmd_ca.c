@@ -1,0 +1,574 @@
+// SPDX-License-Identifier: Apache-2.0
+// `coffer ca` (init, serve, token create, revoke, ls) and `coffer enroll`:
+// thin front ends over coffer/ca.h.
+
+#include "cli.h"
+
+#include <coffer/ca.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CA_DEFAULT_DIR "/var/lib/coffer/ca"
+
+static int parse_duration_option(const char *name, const char *text, int64_t *seconds)
+{
+	if (ca_parse_duration(text, seconds) != 0)
+		return cli_usage_error("--%s '%s' is invalid; use a positive number with s, m, h or d "
+				       "(for example 90s, 15m, 24h, 7d)", name, text);
+	return 0;
+}
+
+static int parse_profile(const char *text, enum ca_profile *profile)
+{
+	if (strcmp(text, "server") == 0)
+		*profile = CA_PROFILE_SERVER;
+	else if (strcmp(text, "client") == 0)
+		*profile = CA_PROFILE_CLIENT;
+	else if (strcmp(text, "both") == 0)
+		*profile = CA_PROFILE_BOTH;
+	else
+		return cli_usage_error("--profile '%s' is invalid; use server, client or both", text);
+	return 0;
+}
+
+static const char *profile_name(enum ca_profile profile)
+{
+	switch (profile) {
+	case CA_PROFILE_SERVER:
+		return "server";
+	case CA_PROFILE_CLIENT:
+		return "client";
+	default:
+		return "both";
+	}
+}
+
+static int open_ca(const char *dir, int64_t lifetime, int64_t max_lifetime, struct ca **ca,
+		   struct cf_error *err)
+{
+	struct ca_options options = { .dir = dir, .lifetime = lifetime, .max_lifetime = max_lifetime };
+	return ca_open(&options, ca, err);
+}
+
+// ---- coffer ca init ---------------------------------------------------
+
+static int ca_init_command(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = CA_DEFAULT_DIR, *name = "coffer";
+	int opt;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "d:n:h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'h':
+			printf("Usage: coffer ca init [--dir DIR] [--name NAME]\n\n"
+			       "Creates a root CA (ECDSA P-256, 10 years) and an issuing intermediate\n"
+			       "(5 years) in DIR (default %s). Never overwrites an existing CA.\n"
+			       "  --name NAME  name used in the CA subjects (default coffer)\n",
+			       CA_DEFAULT_DIR);
+			return CLI_EXIT_OK;
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+
+	struct cf_error err = { 0 };
+	int rc = ca_init(dir, name, &err);
+	if (rc != 0)
+		return cli_fail(rc, &err);
+	printf("created CA in %s: root certificate %s/root.pem, issuing CA %s/ca.pem\n", dir, dir,
+	       dir);
+	return CLI_EXIT_OK;
+}
+
+// ---- coffer ca serve --------------------------------------------------
+
+static int ca_serve_command(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "lifetime", required_argument, NULL, 'L' },
+		{ "max-lifetime", required_argument, NULL, 'M' },
+		{ "port-file", required_argument, NULL, 'p' },
+		{ "log-level", required_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = CA_DEFAULT_DIR;
+	struct ca_server_options server = { .listen = "127.0.0.1:8443" };
+	int64_t lifetime = 0, max_lifetime = 0;
+	enum cf_log_level level;
+	int opt;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "d:l:h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'l':
+			server.listen = optarg;
+			break;
+		case 'L':
+			if (parse_duration_option("lifetime", optarg, &lifetime) != 0)
+				return CLI_EXIT_USAGE;
+			break;
+		case 'M':
+			if (parse_duration_option("max-lifetime", optarg, &max_lifetime) != 0)
+				return CLI_EXIT_USAGE;
+			break;
+		case 'p':
+			server.port_file = optarg;
+			break;
+		case 'v':
+			if (cf_log_parse_level(optarg, &level) != 0)
+				return cli_usage_error("--log-level '%s' is invalid; use debug, info, warn or error",
+						       optarg);
+			cf_log_set_level(level);
+			break;
+		case 'h':
+			printf("Usage: coffer ca serve [--dir DIR] [--listen HOST:PORT] [OPTIONS]\n\n"
+			       "Serves EST (RFC 7030) over HTTPS until SIGINT or SIGTERM.\n"
+			       "  --dir DIR            CA state directory (default %s)\n"
+			       "  --listen HOST:PORT   address to listen on (default 127.0.0.1:8443; port 0 picks one)\n"
+			       "  --lifetime D         default certificate lifetime (default 24h)\n"
+			       "  --max-lifetime D     longest lifetime a token may set (default 7d)\n"
+			       "  --port-file FILE     write the bound port to FILE\n"
+			       "  --log-level LEVEL    debug, info, warn or error (default info)\n"
+			       "Durations take s, m, h or d, for example 90s or 24h.\n",
+			       CA_DEFAULT_DIR);
+			return CLI_EXIT_OK;
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+
+	struct cf_error err = { 0 };
+	struct ca *ca = NULL;
+	int rc = cf_harden_process(&err);
+	if (rc == 0)
+		rc = open_ca(dir, lifetime, max_lifetime, &ca, &err);
+	if (rc == 0)
+		rc = ca_serve(ca, &server, &err);
+	ca_close(ca);
+	if (rc != 0)
+		return cli_fail(rc, &err);
+	return CLI_EXIT_OK;
+}
+
+// ---- coffer ca token create -------------------------------------------
+
+static int ca_token_create_command(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "san", required_argument, NULL, 's' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "lifetime", required_argument, NULL, 'L' },
+		{ "max-lifetime", required_argument, NULL, 'M' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = CA_DEFAULT_DIR;
+	const char *sans[CA_SAN_MAX];
+	struct ca_token_options token = { .sans = sans, .ttl = 3600, .profile = CA_PROFILE_BOTH };
+	int64_t max_lifetime = 0;
+	int opt;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "d:s:t:h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 's':
+			if (token.san_count == CA_SAN_MAX)
+				return cli_usage_error("at most %d --san options", CA_SAN_MAX);
+			sans[token.san_count++] = optarg;
+			break;
+		case 't':
+			if (parse_duration_option("ttl", optarg, &token.ttl) != 0)
+				return CLI_EXIT_USAGE;
+			break;
+		case 'p':
+			if (parse_profile(optarg, &token.profile) != 0)
+				return CLI_EXIT_USAGE;
+			break;
+		case 'L':
+			if (parse_duration_option("lifetime", optarg, &token.lifetime) != 0)
+				return CLI_EXIT_USAGE;
+			break;
+		case 'M':
+			if (parse_duration_option("max-lifetime", optarg, &max_lifetime) != 0)
+				return CLI_EXIT_USAGE;
+			break;
+		case 'h':
+			printf("Usage: coffer ca token create --san SAN [--san SAN ...] [OPTIONS]\n\n"
+			       "Creates a one-time bootstrap token and prints it once; only its hash is\n"
+			       "stored. A certificate enrolled with it may carry only these SANs.\n"
+			       "  --dir DIR          CA state directory (default %s)\n"
+			       "  --san SAN          DNS:name, IP:address or URI:uri (bare names are DNS)\n"
+			       "  --ttl D            time until the token expires (default 1h)\n"
+			       "  --profile P        server, client or both: extended key usage (default both)\n"
+			       "  --lifetime D       lifetime of the certificates (default: the CA's, 24h)\n"
+			       "  --max-lifetime D   the CA's maximum lifetime to check against (default 7d)\n",
+			       CA_DEFAULT_DIR);
+			return CLI_EXIT_OK;
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (token.san_count == 0)
+		return cli_usage_error("at least one --san is required");
+
+	struct cf_error err = { 0 };
+	struct ca *ca = NULL;
+	char text[CA_TOKEN_TEXT_SIZE];
+	int rc = open_ca(dir, 0, max_lifetime, &ca, &err);
+	if (rc == 0)
+		rc = ca_token_create(ca, &token, text, sizeof(text), &err);
+	ca_close(ca);
+	if (rc != 0)
+		return cli_fail(rc, &err);
+	printf("%s\n", text);
+	fflush(stdout);
+	cf_wipe(text, sizeof(text));
+	return CLI_EXIT_OK;
+}
+
+static int ca_token_command(int argc, char **argv)
+{
+	static const struct cli_command commands[] = {
+		{ "create", "create a one-time bootstrap token bound to SANs", ca_token_create_command },
+		{ NULL, NULL, NULL },
+	};
+	return cli_dispatch("coffer ca token", commands, argc, argv);
+}
+
+// ---- coffer ca revoke / ls ----------------------------------------------
+
+// Parses the common "--dir DIR" option of the smaller commands and returns
+// the index of the first operand.
+static int parse_dir_only(int argc, char **argv, const char *usage, const char **dir)
+{
+	static const struct option options[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "d:h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			*dir = optarg;
+			break;
+		case 'h':
+			printf("%s", usage);
+			return -1;
+		default:
+			return -2;
+		}
+	}
+	return optind;
+}
+
+static int ca_revoke_command(int argc, char **argv)
+{
+	const char *dir = CA_DEFAULT_DIR;
+	int first = parse_dir_only(argc, argv,
+				   "Usage: coffer ca revoke [--dir DIR] SERIAL\n\n"
+				   "Revokes a certificate (serial in hex, as 'coffer ca ls' prints it):\n"
+				   "it appears on the CRL and can no longer renew.\n",
+				   &dir);
+	if (first < 0)
+		return first == -1 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (first != argc - 1)
+		return cli_usage_error("expected exactly one SERIAL; run 'coffer ca revoke --help'");
+
+	struct cf_error err = { 0 };
+	struct ca *ca = NULL;
+	int rc = open_ca(dir, 0, 0, &ca, &err);
+	if (rc == 0)
+		rc = ca_revoke(ca, argv[first], &err);
+	ca_close(ca);
+	if (rc != 0)
+		return cli_fail(rc, &err);
+	printf("revoked %s\n", argv[first]);
+	return CLI_EXIT_OK;
+}
+
+static void format_time(int64_t when, char *out, size_t size)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int print_cert(const struct ca_cert_info *info, void *arg)
+{
+	char not_after[32];
+	int64_t now = *(const int64_t *)arg;
+	const char *status = info->revoked_at != 0 ? "revoked"
+			     : info->not_after <= now ? "expired"
+						      : "valid";
+	format_time(info->not_after, not_after, sizeof(not_after));
+	printf("%-32s  %-7s  %-6s  %s  %s  [%s]\n", info->serial, status,
+	       profile_name(info->profile), not_after, info->subject, info->sans);
+	return 0;
+}
+
+static int ca_ls_command(int argc, char **argv)
+{
+	const char *dir = CA_DEFAULT_DIR;
+	int first = parse_dir_only(argc, argv,
+				   "Usage: coffer ca ls [--dir DIR]\n\n"
+				   "Lists issued certificates: serial, status, profile, notAfter, CN and SANs.\n",
+				   &dir);
+	if (first < 0)
+		return first == -1 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (first != argc)
+		return cli_usage_error("unexpected argument '%s'", argv[first]);
+
+	struct cf_error err = { 0 };
+	struct ca *ca = NULL;
+	int64_t now = cf_now();
+	int rc = open_ca(dir, 0, 0, &ca, &err);
+	if (rc == 0) {
+		printf("%-32s  %-7s  %-6s  %-20s  %s  [%s]\n", "SERIAL", "STATUS", "EKU", "NOT AFTER",
+		       "CN", "SANS");
+		rc = ca_list(ca, print_cert, &now, &err);
+	}
+	ca_close(ca);
+	if (rc != 0)
+		return cli_fail(rc, &err);
+	return CLI_EXIT_OK;
+}
+
+int cmd_ca(int argc, char **argv)
+{
+	static const struct cli_command commands[] = {
+		{ "init", "create the root and issuing CA in a directory", ca_init_command },
+		{ "serve", "run the EST server over HTTPS", ca_serve_command },
+		{ "token", "create bootstrap tokens for enrollment", ca_token_command },
+		{ "revoke", "revoke an issued certificate", ca_revoke_command },
+		{ "ls", "list issued certificates", ca_ls_command },
+		{ NULL, NULL, NULL },
+	};
+	return cli_dispatch("coffer ca", commands, argc, argv);
+}
+
+// ---- coffer enroll ------------------------------------------------------
+
+static int parse_key_type(const char *text, enum ca_key_type *type)
+{
+	if (strcmp(text, "p256") == 0)
+		*type = CA_KEY_P256;
+	else if (strcmp(text, "p384") == 0)
+		*type = CA_KEY_P384;
+	else if (strcmp(text, "rsa2048") == 0)
+		*type = CA_KEY_RSA2048;
+	else if (strcmp(text, "rsa3072") == 0)
+		*type = CA_KEY_RSA3072;
+	else
+		return cli_usage_error("--key-type '%s' is invalid; use p256, p384, rsa2048 or rsa3072",
+				       text);
+	return 0;
+}
+
+static volatile sig_atomic_t enroll_stop;
+
+static void request_stop(int signal_number)
+{
+	(void)signal_number;
+	enroll_stop = 1;
+}
+
+static void print_renewal(void *arg)
+{
+	struct ca_renewer *renewer = *(struct ca_renewer **)arg;
+	char serial[CA_SERIAL_HEX_SIZE], not_after[32];
+	ca_renewer_serial(renewer, serial);
+	format_time(ca_renewer_not_after(renewer), not_after, sizeof(not_after));
+	printf("renewed: serial %s, valid until %s\n", serial, not_after);
+	fflush(stdout);
+}
+
+// Keeps the certificate renewed with the library renewer until SIGINT or
+// SIGTERM; the files are replaced on each renewal.
+static int enroll_watch(const struct ca_enroll_options *enroll)
+{
+	struct ca_renewer *renewer = NULL;
+	struct ca_renewer_options options = { .enroll = *enroll, .on_renew = print_renewal,
+					      .arg = &renewer };
+	struct cf_error err = { 0 };
+	char serial[CA_SERIAL_HEX_SIZE], not_after[32];
+
+	signal(SIGINT, request_stop);
+	signal(SIGTERM, request_stop);
+	int rc = ca_renewer_new(&options, &renewer, &err);
+	if (rc == 0) {
+		ca_renewer_serial(renewer, serial);
+		format_time(ca_renewer_not_after(renewer), not_after, sizeof(not_after));
+		printf("certificate: serial %s, valid until %s\n", serial, not_after);
+		fflush(stdout);
+		rc = ca_renewer_start(renewer, &err);
+	}
+	if (rc != 0) {
+		ca_renewer_free(renewer);
+		return cli_fail(rc, &err);
+	}
+	while (!enroll_stop)
+		pause();
+	ca_renewer_free(renewer);
+	return CLI_EXIT_OK;
+}
+
+int cmd_enroll(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "server", required_argument, NULL, 'S' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "token-file", required_argument, NULL, 't' },
+		{ "san", required_argument, NULL, 's' },
+		{ "cn", required_argument, NULL, 'c' },
+		{ "key-type", required_argument, NULL, 'k' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "cert", required_argument, NULL, 'C' },
+		{ "chain", required_argument, NULL, 'H' },
+		{ "renew", no_argument, NULL, 'R' },
+		{ "watch", no_argument, NULL, 'W' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sans[CA_SAN_MAX];
+	const char *token_file = NULL;
+	struct ca_enroll_options enroll = { .sans = sans };
+	bool renew = false, watch = false;
+	int opt;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'S':
+			enroll.server = optarg;
+			break;
+		case 'r':
+			enroll.root_path = optarg;
+			break;
+		case 't':
+			token_file = optarg;
+			break;
+		case 's':
+			if (enroll.san_count == CA_SAN_MAX)
+				return cli_usage_error("at most %d --san options", CA_SAN_MAX);
+			sans[enroll.san_count++] = optarg;
+			break;
+		case 'c':
+			enroll.cn = optarg;
+			break;
+		case 'k':
+			if (parse_key_type(optarg, &enroll.key_type) != 0)
+				return CLI_EXIT_USAGE;
+			break;
+		case 'K':
+			enroll.key_path = optarg;
+			break;
+		case 'C':
+			enroll.cert_path = optarg;
+			break;
+		case 'H':
+			enroll.chain_path = optarg;
+			break;
+		case 'R':
+			renew = true;
+			break;
+		case 'W':
+			watch = true;
+			break;
+		case 'h':
+			printf("Usage: coffer enroll --server HOST:PORT --root FILE --key FILE --cert FILE\n"
+			       "                     --chain FILE (--token-file FILE --san SAN ... | --renew) [--watch]\n\n"
+			       "Generates a key on this host, obtains a certificate from a coffer CA over\n"
+			       "EST and writes the key (mode 0600), the certificate and the chain.\n"
+			       "  --server HOST:PORT  the EST server\n"
+			       "  --root FILE         the CA's root certificate (root.pem), trusted for TLS\n"
+			       "  --token-file FILE   file holding the bootstrap token (first enrollment)\n"
+			       "  --san SAN           DNS:name, IP:address or URI:uri to request\n"
+			       "  --cn CN             subject CN (default: the first SAN's value)\n"
+			       "  --key-type T        p256 (default), p384, rsa2048 or rsa3072\n"
+			       "  --renew             renew the certificate in --cert with simplereenroll\n"
+			       "  --watch             stay running and renew at 2/3 of each lifetime\n");
+			return CLI_EXIT_OK;
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (enroll.server == NULL || enroll.root_path == NULL || enroll.key_path == NULL ||
+	    enroll.cert_path == NULL || enroll.chain_path == NULL)
+		return cli_usage_error("--server, --root, --key, --cert and --chain are required; "
+				       "run 'coffer enroll --help'");
+	if (!renew && !watch && (token_file == NULL || enroll.san_count == 0))
+		return cli_usage_error("a first enrollment needs --token-file and at least one --san");
+
+	struct cf_error err = { 0 };
+	char *token = NULL;
+	size_t token_size = 0;
+	int rc = 0;
+	if (token_file != NULL) {
+		rc = cf_read_file(token_file, CA_TOKEN_TEXT_SIZE, &token, &token_size, &err);
+		if (rc != 0)
+			return cli_fail(rc, &err);
+		token[strcspn(token, "\r\n")] = '\0';
+		enroll.token = token;
+	}
+
+	if (watch)
+		rc = enroll_watch(&enroll);
+	else if (renew)
+		rc = ca_client_reenroll(&enroll, &err);
+	else
+		rc = ca_client_enroll(&enroll, &err);
+
+	if (token != NULL) {
+		cf_wipe(token, token_size);
+		free(token);
+	}
+	if (watch)
+		return rc;
+	if (rc != 0)
+		return cli_fail(rc, &err);
+	printf("wrote %s, %s and %s\n", enroll.key_path, enroll.cert_path, enroll.chain_path);
+	return CLI_EXIT_OK;
+}
