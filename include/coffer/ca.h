@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The Certificate Authority: a root and an issuing intermediate kept in a
-// state directory, an issuance policy for short-lived leaf certificates,
-// one-time bootstrap tokens, an EST (RFC 7030) server over HTTPS, and the
-// client side: enrollment and a renewer that keeps a daemon's certificate
-// fresh and hands out TLS contexts built from it.
+// The Certificate Authority. A root and an issuing intermediate live in a
+// state directory, and an issuance policy governs short-lived leaf
+// certificates requested with one-time bootstrap tokens through an EST
+// (RFC 7030) server over HTTPS. The client side enrolls, and its renewer
+// keeps a daemon's certificate fresh and hands out TLS contexts built from it.
 //
 // A struct ca handle is not thread-safe; the EST server uses one handle from
 // its single event-loop thread.
@@ -58,14 +58,14 @@ struct ca;
 // ca.key/ca.pem (issuing intermediate, ECDSA P-256, 5 years), chain.pem
 // (intermediate then root) and ca.db. Private keys are written with mode
 // 0600 and dir is created with mode 0700. Returns -EEXIST, changing
-// nothing, when dir already holds a CA. name goes into both subjects.
+// nothing, when dir already contains a CA. name goes into both subjects.
 int ca_init(const char *dir, const char *name, struct cf_error *err);
 
 struct ca_options {
 	const char *dir;
 	// Leaf lifetime in seconds when a token does not set one (0: 24 h).
 	int64_t lifetime;
-	// Longest lifetime any token may request, in seconds (0: 7 days).
+	// Maximum lifetime a token may set, in seconds (0: 7 days).
 	int64_t max_lifetime;
 };
 
@@ -109,8 +109,8 @@ int ca_base64_decode(const char *text, size_t size, uint8_t **out, size_t *out_s
 int ca_csr_parse(const uint8_t *der, size_t size, X509_REQ **out, struct cf_error *err);
 
 // Checks req against the policy for a new certificate that may carry only
-// the SANs in allowed (text forms as for tokens): every requested SAN must
-// be allowed, at least one must be requested, and the subject CN, when
+// the SANs in allowed (text forms as for tokens). Every requested SAN must
+// be allowed and at least one must be requested. The subject CN, when
 // present, must equal one of the requested SAN values. Returns -EPERM when
 // the request asks for more than allowed, -EINVAL when it is malformed.
 int ca_policy_check(X509_REQ *req, const char *const *allowed, size_t allowed_count,

@@ -150,8 +150,7 @@ static int parse_response(char *data, size_t size, struct http_response *respons
 	return 0;
 }
 
-// Sends one request and reads the whole response (the request asks the
-// server to close the connection afterwards).
+// Sends one request with "Connection: close" and reads the whole response.
 static int https_request(const char *server, X509 *root, EVP_PKEY *key, X509 *cert,
 			 STACK_OF(X509) *chain, const char *method, const char *path,
 			 const char *token, const char *body, struct http_response *response,

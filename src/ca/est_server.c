@@ -2,10 +2,10 @@
 // The EST server (RFC 7030) over HTTPS: libevent's evhttp with OpenSSL
 // bufferevents, one event-loop thread that owns the struct ca handle.
 //
-// TLS asks for a client certificate but accepts a connection without one,
-// and accepts any certificate during the handshake: only simplereenroll
+// TLS requests a client certificate but accepts a connection without one,
+// and accepts any certificate during the handshake. Only simplereenroll
 // uses it, and that handler verifies it against the CA (chain, validity,
-// revocation) so that a refusal is an HTTP error with a message rather than
+// revocation), so a rejection is an HTTP error with a message rather than
 // a failed handshake. The server's own certificate is issued by the
 // intermediate at start and reissued at two thirds of its lifetime; new
 // connections get the new one.

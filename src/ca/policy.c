@@ -94,7 +94,7 @@ static bool san_list_contains(const struct ca_san_list *list, const char *san)
 	return false;
 }
 
-// The SANs and CN a request asks for, checked for form: at least one SAN,
+// Collects the SANs and CN that a request names, checked for form: at least one SAN,
 // and a CN that is absent (then the first SAN's value is used) or equal to
 // one of the SAN values.
 static int request_identity(X509_REQ *req, struct ca_san_list *sans, char *cn, size_t cn_size,

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The certificate renewer a daemon embeds: it obtains a certificate at
-// start (or reuses a valid one from disk), renews it over EST at two thirds
-// of its lifetime from a background thread, and builds mutual-TLS contexts
-// from the current files. A context is swapped under the mutex, so a
+// The certificate renewer that a daemon embeds. It obtains a certificate at
+// start, or reuses a valid one from disk, and renews it over EST at two
+// thirds of its lifetime from a background thread. It builds mutual-TLS
+// contexts from the current files. A context is swapped under the mutex, so a
 // connection holding the old one keeps it while new connections get the
 // new one.
 
@@ -260,9 +260,9 @@ fail:
 	return rc;
 }
 
-// When to renew: two thirds into the lifetime. notBefore is backdated by
-// CA_BACKDATE by coffer's CA, so the lifetime is counted from a minute
-// later; for other CAs this only renews a little early.
+// Returns the renewal time, two thirds into the lifetime. coffer's CA
+// backdates notBefore by CA_BACKDATE, so the lifetime is counted from a
+// minute later. For other CAs this renews a little early, which is harmless.
 static int64_t renew_time(int64_t not_before, int64_t not_after)
 {
 	int64_t start = not_before + CA_BACKDATE < not_after ? not_before + CA_BACKDATE : not_before;

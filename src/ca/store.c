@@ -4,8 +4,8 @@
 // revocations, with the CRL built from it.
 //
 // Layout of DIR: root.pem, root.key, ca.pem, ca.key (keys 0600), chain.pem
-// (intermediate then root) and ca.db (WAL mode). The database also holds
-// the audit chain; each issuance, token creation and revocation appends a
+// (intermediate then root) and ca.db (WAL mode). The database also contains
+// the audit chain. Each issuance, token creation and revocation appends a
 // record in the same transaction as the change it describes.
 
 #include "ca_internal.h"
@@ -131,7 +131,7 @@ int ca_init(const char *dir, const char *name, struct cf_error *err)
 		path_join(path, sizeof(path), dir, files[i]);
 		if (access(path, F_OK) == 0)
 			return cf_error_set(err, -EEXIST,
-					    "%s already exists; refusing to overwrite an existing CA in %s",
+					    "%s already exists; will not overwrite the existing CA in %s",
 					    path, dir);
 	}
 	rc = cf_mkdir_p(dir, 0700, err);

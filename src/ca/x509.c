@@ -543,8 +543,8 @@ static int write_bio(const char *path, BIO *bio, unsigned mode, struct cf_error 
 
 int ca_write_pem_key(const char *path, EVP_PKEY *key, struct cf_error *err)
 {
-	// A secure BIO keeps the encoded key in the secure heap when one is set
-	// up; the memory is cleansed when the BIO is freed either way.
+	// A secure-memory BIO keeps the encoded key in OpenSSL's secure heap
+	// when one is set up. Its memory is cleansed when the BIO is freed.
 	BIO *bio = BIO_new(BIO_s_secmem());
 	int rc;
 

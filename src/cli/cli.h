@@ -42,10 +42,10 @@ int cli_dispatch(const char *prefix, const struct cli_command *commands,
 int cmd_volume(int argc, char **argv);
 int cmd_storage(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
+int cmd_ca(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
 
 // Scanners behind `coffer scan`; the table is in cmd_scan.c.
 int cmd_scan_dockerfile(int argc, char **argv);
-int cmd_ca(int argc, char **argv);
-int cmd_enroll(int argc, char **argv);
 
 #endif
