@@ -307,7 +307,7 @@ static void text_escapes_control_characters(void **state)
 	scan_report_free(report);
 }
 
-static void text_colors_only_when_asked(void **state)
+static void text_colors_when_enabled(void **state)
 {
 	(void)state;
 	struct scan_report *report = sample_report();
@@ -604,7 +604,7 @@ int main(void)
 		cmocka_unit_test(report_counts_at_threshold),
 		cmocka_unit_test(text_lists_one_line_per_finding),
 		cmocka_unit_test(text_escapes_control_characters),
-		cmocka_unit_test(text_colors_only_when_asked),
+		cmocka_unit_test(text_colors_when_enabled),
 		cmocka_unit_test(color_wanted_honours_no_color),
 		cmocka_unit_test(json_follows_documented_schema),
 		cmocka_unit_test(sarif_maps_rules_and_results),
