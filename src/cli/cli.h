@@ -47,5 +47,6 @@ int cmd_enroll(int argc, char **argv);
 
 // Scanners behind `coffer scan`; the table is in cmd_scan.c.
 int cmd_scan_dockerfile(int argc, char **argv);
+int cmd_scan_k8s(int argc, char **argv);
 
 #endif

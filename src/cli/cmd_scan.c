@@ -6,6 +6,7 @@
 
 static const struct cli_command scan_commands[] = {
 	{ "dockerfile", "lint Dockerfiles for insecure practice", cmd_scan_dockerfile },
+	{ "k8s", "check Kubernetes manifests for insecure settings", cmd_scan_k8s },
 	{ NULL, NULL, NULL },
 };
 
