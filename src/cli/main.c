@@ -15,6 +15,8 @@ static const struct cli_command commands[] = {
 	{ "scan", "check Dockerfiles, images and manifests for insecure practice", cmd_scan },
 	{ "ca", "run the Certificate Authority (EST server, tokens, revocation)", cmd_ca },
 	{ "enroll", "obtain or renew a certificate from a coffer CA over EST", cmd_enroll },
+	{ "fuse-server", "serve one FUSE engine volume (started by the storage manager)",
+	  cmd_fuse_server },
 	{ NULL, NULL, NULL },
 };
 
