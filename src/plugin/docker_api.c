@@ -53,12 +53,51 @@ static int run_remove(struct vol_manager *manager, const struct plugin_request *
 	return vol_remove(manager, request->name, err);
 }
 
+// podman (4.3.1 as tested, and libpod/volume_internal_linux.go upstream)
+// sends this fixed ID, the SHA-256 of "placeholder\n", with
+// every Mount and Unmount, and counts the containers that use a volume
+// itself: one podman instance calls Mount only for the first container and
+// Unmount after the last. coffer therefore cannot tell two containers of
+// one podman apart, but a second Mount with this ID while the volume is
+// mounted comes from another podman instance (another storage root), so it
+// is rejected unless the volume is shared.
+// NOTE: if a podman process dies between Mount and Unmount, the volume
+// stays mounted under this ID, and rejects every podman, until the storage
+// manager restarts (startup recovery locks every volume).
+#define PODMAN_PSEUDO_CONTAINER_ID "2f73349cfc4630255319c6c8dfc1b46a8996ace9d14d8e07563b165915918ec2"
+
+static int check_podman_remount(struct vol_manager *manager, const char *name, const char *id,
+				struct cf_error *err)
+{
+	struct vol_info info;
+
+	if (strcmp(id, PODMAN_PSEUDO_CONTAINER_ID) != 0)
+		return 0;
+	int rc = vol_inspect(manager, name, &info, err);
+	if (rc < 0)
+		return rc;
+	if (info.shared || info.state != VOL_MOUNTED)
+		return 0;
+	for (size_t i = 0; i < info.users && i < VOL_MAX_USERS; i++) {
+		if (strcmp(info.user_ids[i], id) == 0)
+			return cf_error_set(err, -EBUSY,
+					    "volume %s is already mounted by another podman instance; "
+					    "coffer volumes are never shared between containers unless "
+					    "created with -o shared=true",
+					    name);
+	}
+	return 0;
+}
+
 static int run_mount(struct vol_manager *manager, const struct plugin_request *request,
 		     json_t *reply, struct cf_error *err)
 {
 	char path[VOL_PATH_MAX];
 
-	int rc = vol_mount(manager, request->name, request->id, path, err);
+	int rc = check_podman_remount(manager, request->name, request->id, err);
+	if (rc < 0)
+		return rc;
+	rc = vol_mount(manager, request->name, request->id, path, err);
 	if (rc < 0)
 		return rc;
 	json_object_set_new(reply, "Mountpoint", json_string(path));

@@ -80,3 +80,117 @@ wait_for_socket() {
 	done
 	fail "socket $path did not appear within $limit s"
 }
+
+# ---- storage manager and podman helpers ------------------------------------
+# A test runs its own `coffer storage serve` (state, pool image and sockets in
+# $E2E_WORK) and its own podman storage root, so nothing is shared with other
+# tests or with the host's podman.
+
+STORAGE_DIR=$E2E_WORK/storage
+PLUGIN_SOCKET=$E2E_WORK/plugin.sock
+ADMIN_SOCKET=$E2E_WORK/admin.sock
+STORAGE_LOG=$E2E_WORK/storage.log
+STORAGE_PID=
+
+# Starts the storage manager in the background with a 512 MiB pool and waits
+# for both sockets. Extra arguments are passed to `coffer storage serve`.
+storage_start() {
+	"$COFFER_BIN" storage serve --state-dir "$STORAGE_DIR" \
+		--plugin-socket "$PLUGIN_SOCKET" --admin-socket "$ADMIN_SOCKET" \
+		--pool-size 512M "$@" >>"$STORAGE_LOG" 2>&1 &
+	STORAGE_PID=$!
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ -S "$PLUGIN_SOCKET" ] && [ -S "$ADMIN_SOCKET" ] && return 0
+		kill -0 "$STORAGE_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$STORAGE_LOG" >&2
+	fail "coffer storage serve did not start (log above)"
+}
+
+# Stops the storage manager with SIGTERM and checks that it exits 0.
+storage_stop() {
+	[ -n "$STORAGE_PID" ] || return 0
+	kill -TERM "$STORAGE_PID"
+	local rc=0
+	wait "$STORAGE_PID" || rc=$?
+	STORAGE_PID=
+	[ "$rc" = 0 ] || fail "coffer storage serve exited $rc after SIGTERM"
+}
+
+# Kills a storage manager that is still running and unmounts the pool it may
+# have left mounted (after SIGKILL), so the work directory can be removed.
+storage_cleanup() {
+	if [ -n "$STORAGE_PID" ] && kill -0 "$STORAGE_PID" 2>/dev/null; then
+		kill -TERM "$STORAGE_PID"
+		wait "$STORAGE_PID" || true
+	fi
+	if mountpoint -q "$STORAGE_DIR/pool" 2>/dev/null; then
+		umount "$STORAGE_DIR/pool" || umount -l "$STORAGE_DIR/pool" || true
+	fi
+}
+
+# Sends a JSON body to the Docker plugin socket; prints the reply and
+# appends the HTTP status on a last line of its own.
+plugin_post() {
+	curl -sS --max-time 60 --unix-socket "$PLUGIN_SOCKET" -X POST \
+		-H 'Content-Type: application/json' --data-binary "$2" \
+		-w '\n%{http_code}\n' "http://coffer$1"
+}
+
+# Sets up a private podman (storage root, containers.conf naming coffer as
+# the volume plugin $PLUGIN_NAME) and imports a busybox + sqlite3 image as
+# $IMAGE. podman_cmd runs podman against it; PODMAN_RUN holds the options
+# every container gets.
+podman_setup() {
+	PLUGIN_NAME=coffer_e2e_$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+	IMAGE=localhost/plugin-e2e-busybox:latest
+	PODMAN_CONF=$E2E_WORK/containers.conf
+	cat >"$PODMAN_CONF" <<CONF
+[engine]
+runtime = "runc"
+events_logger = "file"
+cgroup_manager = "cgroupfs"
+
+[engine.volume_plugins]
+$PLUGIN_NAME = "$PLUGIN_SOCKET"
+CONF
+	export CONTAINERS_CONF=$PODMAN_CONF
+	PODMAN_RUN=(--runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024
+		--network none)
+	podman_build_image "$E2E_WORK/podman"
+}
+
+# Runs podman against the private storage root $1; podman_cmd uses the first.
+podman_at() {
+	local root=$1
+	shift
+	podman --root "$root/root" --runroot "$root/runroot" --storage-driver vfs "$@"
+}
+
+podman_cmd() {
+	podman_at "$E2E_WORK/podman" "$@"
+}
+
+# Imports the test image into the podman storage root $1: busybox-static
+# plus /usr/bin/sqlite3 with the libraries ldd lists.
+podman_build_image() {
+	local root=$1 rootfs=$E2E_WORK/rootfs lib tool
+	if [ ! -f "$E2E_WORK/rootfs.tar" ]; then
+		mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/data" "$rootfs/lib64"
+		cp /bin/busybox "$rootfs/bin/busybox"
+		for tool in sh ls cat sha256sum find mkdir dd sleep echo wc head seq rm \
+			cmp stat sort xargs tr cut test touch; do
+			ln -s busybox "$rootfs/bin/$tool"
+		done
+		cp /usr/bin/sqlite3 "$rootfs/bin/sqlite3"
+		for lib in $(ldd /usr/bin/sqlite3 | awk '$2 == "=>" && $3 ~ /^\// {print $3}'); do
+			mkdir -p "$rootfs$(dirname "$lib")"
+			cp -L "$lib" "$rootfs$lib"
+		done
+		cp -L /lib64/ld-linux-x86-64.so.2 "$rootfs/lib64/"
+		tar -C "$rootfs" -cf "$E2E_WORK/rootfs.tar" .
+	fi
+	podman_at "$root" import -q "$E2E_WORK/rootfs.tar" "$IMAGE" >/dev/null
+}
