@@ -199,6 +199,8 @@ void kmip_enc_datetime(struct kmip_buf *buf, uint32_t tag, int64_t seconds);
 void kmip_enc_interval(struct kmip_buf *buf, uint32_t tag, uint32_t seconds);
 // Appends an item decoded earlier (with its children) unchanged.
 void kmip_enc_item(struct kmip_buf *buf, const struct kmip_item *item);
+// Appends bytes that already are one or more complete TTLV items.
+void kmip_enc_raw(struct kmip_buf *buf, const uint8_t *data, size_t size);
 
 // ---- messages ----------------------------------------------------------------
 

@@ -610,3 +610,10 @@ void kmip_enc_item(struct kmip_buf *buf, const struct kmip_item *item)
 		return;
 	}
 }
+
+void kmip_enc_raw(struct kmip_buf *buf, const uint8_t *data, size_t size)
+{
+	uint8_t *p = buf_extend(buf, size);
+	if (p != NULL && size > 0)
+		memcpy(p, data, size);
+}

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// Client-settable attributes of key store objects (for KMIP: Name, Object
+// Group, Cryptographic Usage Mask, custom "x-" attributes and the like),
+// kept in a table of the key store's own database. Values are opaque byte
+// strings chosen by the caller; the KMS stores each value's TTLV encoding.
+// Access follows the object's owner rule (-EPERM for other callers).
+
+#ifndef COFFER_KEYSTORE_ATTRIBUTES_H
+#define COFFER_KEYSTORE_ATTRIBUTES_H
+
+#include <coffer/keystore.h>
+
+#define KS_ATTR_NAME_MAX 128
+#define KS_ATTR_VALUE_MAX 4096
+
+// Creates the attribute table when missing. Call once after ks_open.
+int ks_attr_init(struct ks_store *store, struct cf_error *err);
+
+// Appends a value of attribute name to object id and returns its index
+// (0 for the first value of that name).
+int ks_attr_add(struct ks_store *store, const struct ks_caller *caller, const char *id,
+		const char *name, const uint8_t *value, size_t size, int *index,
+		struct cf_error *err);
+
+// Replaces the value at index. Returns -ENOENT when there is none.
+int ks_attr_modify(struct ks_store *store, const struct ks_caller *caller, const char *id,
+		   const char *name, int index, const uint8_t *value, size_t size,
+		   struct cf_error *err);
+
+// Deletes the value at index. Returns -ENOENT when there is none.
+int ks_attr_delete(struct ks_store *store, const struct ks_caller *caller, const char *id,
+		   const char *name, int index, struct cf_error *err);
+
+// Calls visit for each value of object id, ordered by name and index; with
+// name set, only for that attribute. Stops early and returns visit's value
+// when it is non-zero.
+int ks_attr_foreach(struct ks_store *store, const struct ks_caller *caller, const char *id,
+		    const char *name,
+		    int (*visit)(const char *name, int index, const uint8_t *value,
+				 size_t size, void *arg),
+		    void *arg, struct cf_error *err);
+
+// Returns 1 when object id has a value of name equal to value, 0 when not,
+// or a negative errno. The caller must already have access to the object.
+int ks_attr_match(struct ks_store *store, const char *id, const char *name,
+		  const uint8_t *value, size_t size);
+
+#endif

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Key Management Server: KMIP 1.0 to 1.4 over mutual TLS in front of
+// the embedded key store. kms_handle_request is the protocol engine (one
+// request message in, one response message out); kms_serve runs the
+// network server behind `coffer kms serve`.
+
+#ifndef COFFER_KMS_H
+#define COFFER_KMS_H
+
+#include <coffer/keystore.h>
+#include <coffer/kmip.h>
+
+#define KMS_DEFAULT_PORT 5696
+#define KMS_MAX_ADMINS 32
+
+// Processes one request message for caller against store and writes the
+// response message into response. Request-level problems (undecodable
+// input, a bad header) become a response with Result Reason Invalid
+// Message, so the return value is 0 unless no response could be encoded
+// (-ENOMEM, -EMSGSIZE). The caller serialises calls that share a store.
+int kms_handle_request(struct ks_store *store, const struct ks_caller *caller,
+		       const uint8_t *request, size_t size, struct kmip_buf *response);
+
+struct kms_config {
+	const char *listen;            // HOST:PORT, default 0.0.0.0:5696
+	const char *state_dir;         // key store directory
+	const char *cert_path;         // server certificate chain (PEM)
+	const char *key_path;          // server private key (PEM)
+	const char *client_ca_path;    // CA bundle that client certificates must chain to
+	const char *admins[KMS_MAX_ADMINS];
+	size_t admin_count;
+	int max_connections;           // default 256
+	int idle_timeout_seconds;      // default 300
+	int threads;                   // worker threads; default 4
+	size_t max_message;            // default KMIP_DEFAULT_MAX_MESSAGE
+	// When not NULL, the bound port is written here once listening (for
+	// tests that listen on port 0).
+	const char *port_file;
+};
+
+// Runs the server until SIGTERM or SIGINT, then stops accepting, lets
+// requests in progress finish and closes the store. Returns 0 or a
+// negative errno when it could not start.
+int kms_serve(const struct kms_config *config, struct cf_error *err);
+
+#endif
