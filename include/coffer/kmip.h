@@ -316,6 +316,58 @@ size_t kmip_enc_response_start(struct kmip_buf *buf, struct kmip_version version
 			       int64_t time_stamp, int32_t batch_count);
 
 const char *kmip_operation_name(uint32_t operation);
+const char *kmip_state_name(uint32_t state);
 const char *kmip_reason_name(uint32_t reason);
+
+// ---- client ----------------------------------------------------------------
+// A KMIP client over mutual TLS. It connects on first use, keeps the
+// connection for later requests, and reconnects once when a reused
+// connection turns out to be closed. A handle is used by one thread at a time.
+
+#define KMIP_ID_MAX 64
+
+struct kmip_client;
+
+struct kmip_client_options {
+	const char *host;        // IP address or DNS name
+	const char *port;        // default "5696"
+	const char *cert_path;   // client certificate (PEM)
+	const char *key_path;    // client private key (PEM)
+	const char *ca_path;     // CA bundle for the server certificate
+	int timeout_ms;          // connect and per-request timeout; default 10000
+	struct kmip_version version; // default 1.4
+};
+
+int kmip_client_new(struct kmip_client **client, const struct kmip_client_options *options,
+		    struct cf_error *err);
+void kmip_client_free(struct kmip_client *client);
+
+// Sends a complete request message and parses the response into resp,
+// which the caller frees with kmip_response_free. resp points into a buffer
+// the client keeps until the next call. Returns 0 (even when batch items
+// failed: check resp->items), or -ECONNREFUSED, -ETIMEDOUT, -EPROTO,
+// -EBADMSG and the like when no valid response arrived.
+int kmip_client_call(struct kmip_client *client, const struct kmip_buf *request,
+		     struct kmip_response *resp, struct cf_error *err);
+
+// Maps a failed batch item to a negative errno and records its reason and
+// message in err. Returns 0 for a successful item.
+int kmip_result_error(const struct kmip_response_item *item, struct cf_error *err);
+
+// Creates an AES key of bits (128, 192 or 256) with an optional Name, and
+// activates it when activate is set (in the same batch).
+int kmip_client_create(struct kmip_client *client, int bits, const char *name,
+		       bool activate, char id[KMIP_ID_MAX], struct cf_error *err);
+// Fetches key material into a buffer from cf_secure_alloc.
+int kmip_client_get(struct kmip_client *client, const char *id, uint8_t **material,
+		    size_t *size, struct cf_error *err);
+int kmip_client_activate(struct kmip_client *client, const char *id, struct cf_error *err);
+// reason_code is a KMIP Revocation Reason Code (6: Cessation of Operation).
+int kmip_client_revoke(struct kmip_client *client, const char *id, uint32_t reason_code,
+		       struct cf_error *err);
+int kmip_client_destroy(struct kmip_client *client, const char *id, struct cf_error *err);
+// Reads the State attribute (KMIP State enumeration).
+int kmip_client_get_state(struct kmip_client *client, const char *id, uint32_t *state,
+			  struct cf_error *err);
 
 #endif

@@ -17,6 +17,7 @@ static const struct cli_command commands[] = {
 	{ "enroll", "obtain or renew a certificate from a coffer CA over EST", cmd_enroll },
 	{ "fuse-server", "serve one FUSE engine volume (started by the storage manager)",
 	  cmd_fuse_server },
+	{ "kms", "run and administer the Key Management Server (KMIP)", cmd_kms },
 	{ NULL, NULL, NULL },
 };
 

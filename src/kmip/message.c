@@ -304,3 +304,16 @@ const char *kmip_reason_name(uint32_t reason)
 	default: return "unknown reason";
 	}
 }
+
+const char *kmip_state_name(uint32_t state)
+{
+	switch (state) {
+	case 1: return "Pre-Active";
+	case 2: return "Active";
+	case 3: return "Deactivated";
+	case 4: return "Compromised";
+	case 5: return "Destroyed";
+	case 6: return "Destroyed Compromised";
+	default: return "unknown";
+	}
+}

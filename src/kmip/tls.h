@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: Apache-2.0
+// TLS helpers shared by the KMIP server and client: context setup for
+// mutual TLS (TLS 1.2 and 1.3), the peer's identity, and whole-buffer reads
+// and writes on a blocking socket with a deadline.
+
+#ifndef COFFER_KMIP_TLS_H
+#define COFFER_KMIP_TLS_H
+
+#include <coffer/common.h>
+
+#include <openssl/ssl.h>
+
+// Builds a context that presents cert_path/key_path and requires a peer
+// certificate that chains to ca_path. server selects the server role.
+int kmip_tls_context(SSL_CTX **ctx, bool server, const char *cert_path, const char *key_path,
+		     const char *ca_path, struct cf_error *err);
+
+// Writes the identity of the verified peer certificate: its first URI
+// subjectAltName, else its subject CN. Returns -ENOENT when it has neither.
+int kmip_tls_peer_identity(SSL *ssl, char *identity, size_t size);
+
+// Formats the first queued OpenSSL error (or "connection closed").
+const char *kmip_tls_error(char *buf, size_t size);
+
+// Runs SSL_accept or SSL_connect, reads or writes exactly size bytes.
+// Each waits at most until deadline_ms (CLOCK_MONOTONIC milliseconds) and
+// returns 0, -ETIMEDOUT, -ECONNRESET when the peer closed, or -EPROTO.
+// stop, when not NULL, is polled every 200 ms and makes the call return
+// -ECANCELED once it is set.
+int kmip_tls_handshake(SSL *ssl, bool server, int64_t deadline_ms);
+int kmip_tls_read(SSL *ssl, void *buf, size_t size, int64_t deadline_ms,
+		  const volatile int *stop);
+int kmip_tls_write(SSL *ssl, const void *buf, size_t size, int64_t deadline_ms);
+
+int64_t kmip_monotonic_ms(void);
+
+#endif
