@@ -50,6 +50,9 @@ static int parse_cipher_request(struct op_context *ctx, const struct kmip_item *
 	if (r->mode != KMIP_MODE_CBC && r->mode != KMIP_MODE_GCM)
 		return op_fail(ctx, KMIP_REASON_FEATURE_NOT_SUPPORTED,
 			       "Block Cipher Mode %u is not supported; use CBC (1) or GCM (9)", r->mode);
+	if (r->mode == KMIP_MODE_GCM && ctx->version.major == 1 && ctx->version.minor < 4)
+		return op_fail(ctx, KMIP_REASON_FEATURE_NOT_SUPPORTED,
+			       "AES-GCM needs KMIP 1.4 or later, which added the Authenticated Encryption Tag");
 	uint32_t algorithm = KMIP_ALGORITHM_AES;
 	kmip_get_enum(params, KMIP_TAG_CRYPTOGRAPHIC_ALGORITHM, &algorithm);
 	if (algorithm != KMIP_ALGORITHM_AES)

@@ -265,8 +265,9 @@ int op_register(struct op_context *ctx, const struct kmip_item *payload, struct 
 			return op_store_fail(ctx, rc, &err, id);
 	}
 
+	// Unlike Create, the Register response has no Object Type.
 	memcpy(ctx->placeholder, id, KS_ID_MAX);
-	return reply_created(out, object_type, id);
+	return op_reply_id(out, id);
 }
 
 static int read_secret_type(const char *name, int index, const uint8_t *value, size_t size,
