@@ -1,11 +1,316 @@
 // SPDX-License-Identifier: Apache-2.0
-// `coffer scan dockerfile`: placeholder until the Dockerfile linter lands.
+// `coffer scan dockerfile`: lints Dockerfiles given as files, directories
+// (searched for Dockerfile, *.Dockerfile, Dockerfile.* and Containerfile)
+// or - for standard input, and prints one report for all of them.
 
 #include "cli.h"
 
+#include <coffer/scan.h>
+#include <coffer/scan_dockerfile.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+// Directory levels searched below each directory argument.
+#define MAX_SEARCH_DEPTH 32
+
+static void print_help(FILE *out)
+{
+	fputs("Usage: coffer scan dockerfile [OPTIONS] PATH...\n"
+	      "\n"
+	      "Lints Dockerfiles for insecure practice. PATH is a Dockerfile, a directory\n"
+	      "(searched recursively for Dockerfile, *.Dockerfile, Dockerfile.* and\n"
+	      "Containerfile) or - for standard input.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -f, --format FORMAT  output format: text (default), json or sarif\n"
+	      "      --fail-on LEVEL  exit 1 when a finding is at or above LEVEL: style, info,\n"
+	      "                       warning (default), error, or none to never exit 1\n"
+	      "  -c, --config FILE    read this .coffer.yaml instead of searching for one from\n"
+	      "                       the current directory up to the repository root\n"
+	      "      --no-color       no colours in text output (NO_COLOR=1 does the same)\n"
+	      "      --list-rules     print the rule table in the chosen format and exit\n"
+	      "  -h, --help           show this help\n"
+	      "\n"
+	      "Inline pragmas: '# coffer ignore=ID,...' skips rules for the next\n"
+	      "instruction, '# coffer global ignore=ID,...' for the whole file, and\n"
+	      "'# hadolint ignore=DL...' is honoured for the DL rules.\n"
+	      "\n"
+	      "Exit status: 0 no finding at or above the threshold, 1 findings,\n"
+	      "2 usage error or unreadable input.\n",
+	      out);
+}
+
+struct scan_run {
+	struct scan_report *report;
+	const struct scan_config *config;
+	bool input_error;
+};
+
+static void lint_path(struct scan_run *run, const char *path)
+{
+	struct cf_error err = { 0 };
+	int rc = scan_dockerfile_lint_file(run->report, run->config, path, &err);
+	if (rc < 0) {
+		fprintf(stderr, "coffer: %s\n", cf_error_message(&err, rc));
+		run->input_error = true;
+	}
+}
+
+static void lint_stdin(struct scan_run *run)
+{
+	char *data = NULL;
+	size_t size = 0, capacity = 0;
+	for (;;) {
+		if (capacity - size < 65536) {
+			if (capacity > SCAN_DOCKERFILE_MAX_SIZE) {
+				fprintf(stderr, "coffer: standard input is larger than the %u-byte limit\n",
+					SCAN_DOCKERFILE_MAX_SIZE);
+				run->input_error = true;
+				free(data);
+				return;
+			}
+			capacity = capacity ? capacity * 2 : 65536;
+			char *grown = realloc(data, capacity);
+			if (grown == NULL) {
+				fprintf(stderr, "coffer: out of memory reading standard input\n");
+				run->input_error = true;
+				free(data);
+				return;
+			}
+			data = grown;
+		}
+		size_t n = fread(data + size, 1, capacity - size, stdin);
+		size += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(stdin)) {
+		fprintf(stderr, "coffer: cannot read standard input: %s\n", strerror(errno));
+		run->input_error = true;
+		free(data);
+		return;
+	}
+
+	struct cf_error err = { 0 };
+	int rc = scan_dockerfile_lint(run->report, run->config, "-", NULL, data, size, &err);
+	if (rc < 0) {
+		fprintf(stderr, "coffer: %s\n", cf_error_message(&err, rc));
+		run->input_error = true;
+	}
+	free(data);
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+// Lints matching files below dir in name order, skipping hidden
+// directories and node_modules.
+static void lint_directory(struct scan_run *run, const char *dir, int depth)
+{
+	DIR *handle = opendir(dir);
+	if (handle == NULL) {
+		fprintf(stderr, "coffer: cannot open directory %s: %s\n", dir, strerror(errno));
+		run->input_error = true;
+		return;
+	}
+
+	char **names = NULL;
+	size_t count = 0, capacity = 0;
+	struct dirent *entry;
+	while ((entry = readdir(handle)) != NULL) {
+		if (entry->d_name[0] == '.' && (scan_dockerfile_name_matches(entry->d_name) == false))
+			continue;
+		if (count == capacity) {
+			capacity = capacity ? capacity * 2 : 32;
+			char **grown = realloc(names, capacity * sizeof(*names));
+			if (grown == NULL)
+				break;
+			names = grown;
+		}
+		names[count] = strdup(entry->d_name);
+		if (names[count] != NULL)
+			count++;
+	}
+	closedir(handle);
+	qsort(names, count, sizeof(*names), compare_names);
+
+	for (size_t i = 0; i < count; i++) {
+		char *path = NULL;
+		if (asprintf(&path, "%s/%s", dir, names[i]) < 0) {
+			run->input_error = true;
+			continue;
+		}
+		struct stat st;
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (depth < MAX_SEARCH_DEPTH && strcmp(names[i], "node_modules") != 0)
+				lint_directory(run, path, depth + 1);
+		} else if (S_ISREG(st.st_mode) && scan_dockerfile_name_matches(names[i])) {
+			lint_path(run, path);
+		}
+		free(path);
+	}
+	for (size_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+}
+
+static void lint_argument(struct scan_run *run, const char *arg)
+{
+	if (strcmp(arg, "-") == 0) {
+		lint_stdin(run);
+		return;
+	}
+	struct stat st;
+	if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
+		size_t len = strlen(arg);
+		char *dir = strdup(arg);
+		if (dir == NULL) {
+			run->input_error = true;
+			return;
+		}
+		while (len > 1 && dir[len - 1] == '/')
+			dir[--len] = '\0';
+		lint_directory(run, dir, 0);
+		free(dir);
+		return;
+	}
+	lint_path(run, arg);
+}
+
+static int list_rules(enum scan_format format, bool color)
+{
+	struct scan_report *report = scan_report_new("coffer-dockerfile");
+	if (report == NULL)
+		return cli_fail(-ENOMEM, NULL);
+	for (size_t i = 0; i < scan_dockerfile_rule_count(); i++)
+		scan_report_add_rule(report, scan_dockerfile_rule(i));
+
+	int rc = 0;
+	if (format == SCAN_FORMAT_TEXT) {
+		for (size_t i = 0; i < scan_dockerfile_rule_count(); i++) {
+			const struct scan_rule *rule = scan_dockerfile_rule(i);
+			printf("%-10s %-8s %s\n", rule->id, scan_severity_name(rule->severity),
+			       rule->title);
+		}
+	} else if (format == SCAN_FORMAT_JSON) {
+		json_t *rules = json_array();
+		for (size_t i = 0; rules != NULL && i < scan_dockerfile_rule_count(); i++) {
+			const struct scan_rule *rule = scan_dockerfile_rule(i);
+			json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id",
+							       rule->id, "severity",
+							       scan_severity_name(rule->severity), "title",
+							       rule->title, "description", rule->description,
+							       "fix", rule->fix, "help_uri", rule->help_uri));
+		}
+		rc = rules == NULL || json_dumpf(rules, stdout, JSON_INDENT(2)) != 0 ? -ENOMEM : 0;
+		putchar('\n');
+		json_decref(rules);
+	} else {
+		struct scan_write_options options = { .color = color, .show_fix = true };
+		rc = scan_report_write(report, format, &options, stdout);
+	}
+	scan_report_free(report);
+	return rc < 0 ? cli_fail(rc, NULL) : CLI_EXIT_OK;
+}
+
 int cmd_scan_dockerfile(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return cli_usage_error("the Dockerfile linter is not built yet");
+	static const struct option long_options[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "fail-on", required_argument, NULL, 'F' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "no-color", no_argument, NULL, 'C' },
+		{ "list-rules", no_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	enum scan_format format = SCAN_FORMAT_TEXT;
+	enum scan_severity fail_on = SCAN_SEV_WARNING;
+	bool fail_on_given = false, no_color = false, rules_only = false;
+	const char *config_path = NULL;
+
+	optind = 1;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "f:c:h", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			if (scan_format_parse(optarg, &format) < 0)
+				return cli_usage_error("invalid --format '%s': use text, json or sarif",
+						       optarg);
+			break;
+		case 'F':
+			if (scan_severity_parse(optarg, &fail_on) < 0)
+				return cli_usage_error("invalid --fail-on '%s': use style, info, warning, error or none",
+						       optarg);
+			fail_on_given = true;
+			break;
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'C':
+			no_color = true;
+			break;
+		case 'L':
+			rules_only = true;
+			break;
+		case 'h':
+			print_help(stdout);
+			return CLI_EXIT_OK;
+		default:
+			return cli_usage_error("run 'coffer scan dockerfile --help' for the options");
+		}
+	}
+	bool color = !no_color && format == SCAN_FORMAT_TEXT && scan_color_wanted(stdout);
+	if (rules_only)
+		return list_rules(format, color);
+	if (optind >= argc)
+		return cli_usage_error("no Dockerfile given; pass a file, a directory or - for standard input");
+
+	struct scan_config config;
+	struct cf_error err = { 0 };
+	int rc = scan_config_load(&config, config_path, &err);
+	if (rc < 0) {
+		fprintf(stderr, "coffer: %s\n", cf_error_message(&err, rc));
+		return CLI_EXIT_USAGE;
+	}
+	if (!fail_on_given && config.fail_on_set)
+		fail_on = config.fail_on;
+
+	struct scan_run run = { .config = &config };
+	run.report = scan_report_new("coffer-dockerfile");
+	if (run.report == NULL) {
+		scan_config_free(&config);
+		return cli_fail(-ENOMEM, NULL);
+	}
+	for (size_t i = 0; i < scan_dockerfile_rule_count(); i++)
+		scan_report_add_rule(run.report, scan_dockerfile_rule(i));
+
+	for (int i = optind; i < argc; i++)
+		lint_argument(&run, argv[i]);
+
+	scan_report_sort(run.report);
+	struct scan_write_options options = { .color = color, .show_fix = true };
+	rc = scan_report_write(run.report, format, &options, stdout);
+	fflush(stdout);
+
+	int status = CLI_EXIT_OK;
+	if (rc < 0) {
+		fprintf(stderr, "coffer: writing the report failed: %s\n", strerror(-rc));
+		status = CLI_EXIT_FAILED;
+	} else if (run.input_error) {
+		status = CLI_EXIT_USAGE;
+	} else if (fail_on != SCAN_SEV_NONE && scan_report_count_at_least(run.report, fail_on) > 0) {
+		status = CLI_EXIT_FAILED;
+	}
+	scan_report_free(run.report);
+	scan_config_free(&config);
+	return status;
 }

@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: Apache-2.0
+// Build stages and variable expansion for parsed Dockerfiles, with
+// BuildKit's scoping: ARGs declared before the first FROM are visible only in
+// FROM lines (and in a stage that declares the ARG again without a value);
+// a stage sees its own ARG and ENV values and the ENV values of the stage it
+// is built FROM. A variable with no value known at lint time (a build
+// argument without default, TARGETARCH and the like) makes the result
+// "unresolved", so rules do not judge text they cannot see.
+
+#include "scan/dockerfile/dockerfile.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct variable {
+	const char *name;
+	const char *value; // NULL: declared, value known only at build time
+	bool env;
+};
+
+struct scope {
+	struct variable *items;
+	size_t count;
+	size_t capacity;
+};
+
+static void scope_set(struct df_arena *arena, struct scope *scope, const char *name,
+		      const char *value, bool env)
+{
+	void *items = scope->items;
+	df_grow(arena, &items, &scope->capacity, scope->count + 1, sizeof(*scope->items));
+	scope->items = items;
+	scope->items[scope->count].name = name;
+	scope->items[scope->count].value = value;
+	scope->items[scope->count].env = env;
+	scope->count++;
+}
+
+static const struct variable *scope_find(const struct scope *scope, const char *name, size_t len)
+{
+	for (size_t i = scope->count; i > 0; i--) {
+		const struct variable *v = &scope->items[i - 1];
+		if (strlen(v->name) == len && strncmp(v->name, name, len) == 0)
+			return v;
+	}
+	return NULL;
+}
+
+static const char *scope_lookup(void *context, const char *name, size_t len)
+{
+	const struct variable *v = scope_find(context, name, len);
+	return v != NULL ? v->value : NULL;
+}
+
+// ---- expansion ---------------------------------------------------------------
+
+struct expander {
+	struct df_arena *arena;
+	const char *s;
+	size_t len;
+	char escape;
+	df_lookup_fn lookup;
+	void *context;
+	bool unresolved;
+};
+
+static bool is_name_start(char c)
+{
+	return isalpha((unsigned char)c) || c == '_';
+}
+
+static bool is_name_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_';
+}
+
+static void expand_range(struct expander *e, size_t i, size_t end, struct df_buf *out,
+			 int depth);
+
+// Finds the } that closes the ${ whose body starts at i, skipping nested ${}.
+static size_t find_brace_end(const struct expander *e, size_t i, size_t end)
+{
+	int nesting = 0;
+	for (; i < end; i++) {
+		char c = e->s[i];
+		if (c == e->escape && i + 1 < end) {
+			i++;
+		} else if (c == '$' && i + 1 < end && e->s[i + 1] == '{') {
+			nesting++;
+			i++;
+		} else if (c == '}') {
+			if (nesting == 0)
+				return i;
+			nesting--;
+		}
+	}
+	return end;
+}
+
+const char df_unknown_value[] = "";
+
+static void add_value(struct expander *e, const char *value, struct df_buf *out)
+{
+	if (value == NULL || value == df_unknown_value)
+		e->unresolved = true;
+	else
+		df_buf_add(e->arena, out, value, strlen(value));
+}
+
+// Expands the variable reference at s[i] == '$'; returns the offset after it.
+static size_t expand_variable(struct expander *e, size_t i, size_t end, struct df_buf *out,
+			      int depth)
+{
+	const char *s = e->s;
+	if (i + 1 >= end) {
+		df_buf_addc(e->arena, out, '$');
+		return i + 1;
+	}
+
+	if (is_name_start(s[i + 1])) {
+		size_t j = i + 1;
+		while (j < end && is_name_char(s[j]))
+			j++;
+		add_value(e, e->lookup(e->context, s + i + 1, j - i - 1), out);
+		return j;
+	}
+	if (s[i + 1] != '{') {
+		df_buf_addc(e->arena, out, '$');
+		return i + 1;
+	}
+
+	size_t name_start = i + 2;
+	size_t j = name_start;
+	while (j < end && is_name_char(s[j]))
+		j++;
+	size_t name_len = j - name_start;
+	size_t close = find_brace_end(e, j, end);
+	const char *value = name_len > 0 ? e->lookup(e->context, s + name_start, name_len) : NULL;
+	size_t after = close < end ? close + 1 : end;
+
+	if (j == close) {
+		add_value(e, value, out);
+		return after;
+	}
+
+	bool colon = s[j] == ':';
+	size_t op = colon ? j + 1 : j;
+	char kind = op < close ? s[op] : 0;
+	if (kind != '-' && kind != '+' && kind != '?') {
+		// Pattern operators (# % / and substrings) are not evaluated here.
+		e->unresolved = true;
+		return after;
+	}
+	if (value == df_unknown_value) {
+		e->unresolved = true;
+		return after;
+	}
+
+	bool present = value != NULL && (!colon || value[0] != '\0');
+	if (kind == '-' && !present) {
+		if (depth < 8)
+			expand_range(e, op + 1, close, out, depth + 1);
+	} else if (kind == '+' && present) {
+		if (depth < 8)
+			expand_range(e, op + 1, close, out, depth + 1);
+	} else if (kind != '+') {
+		add_value(e, value, out);
+	}
+	return after;
+}
+
+static void expand_range(struct expander *e, size_t i, size_t end, struct df_buf *out,
+			 int depth)
+{
+	const char *s = e->s;
+	char quote = 0;
+	while (i < end) {
+		char c = s[i];
+		if (quote == '\'') {
+			if (c == '\'')
+				quote = 0;
+			else
+				df_buf_addc(e->arena, out, c);
+			i++;
+			continue;
+		}
+		if (c == e->escape && i + 1 < end) {
+			char next = s[i + 1];
+			// Inside double quotes the escape character only escapes
+			// characters that would otherwise be special there.
+			if (quote == '"' && next != '"' && next != '$' && next != e->escape)
+				df_buf_addc(e->arena, out, c);
+			df_buf_addc(e->arena, out, next);
+			i += 2;
+			continue;
+		}
+		if (c == '"') {
+			quote = quote == '"' ? 0 : '"';
+			i++;
+			continue;
+		}
+		if (c == '\'' && quote == 0) {
+			quote = '\'';
+			i++;
+			continue;
+		}
+		if (c == '$') {
+			i = expand_variable(e, i, end, out, depth);
+			continue;
+		}
+		df_buf_addc(e->arena, out, c);
+		i++;
+	}
+}
+
+char *df_expand(struct df_arena *arena, const char *raw, char escape, df_lookup_fn lookup,
+		void *context, bool *unresolved)
+{
+	struct expander e = {
+		.arena = arena,
+		.s = raw,
+		.len = strlen(raw),
+		.escape = escape,
+		.lookup = lookup,
+		.context = context,
+	};
+	struct df_buf out = { 0 };
+	expand_range(&e, 0, e.len, &out, 0);
+	if (unresolved != NULL)
+		*unresolved = e.unresolved;
+	return df_buf_str(arena, &out);
+}
+
+// ---- stages ------------------------------------------------------------------
+
+static const char *global_lookup(void *context, const char *name, size_t len)
+{
+	return scope_lookup(context, name, len);
+}
+
+static bool is_windows_image(const char *image)
+{
+	return strcasestr(image, "windows") != NULL || strcasestr(image, "nanoserver") != NULL ||
+	       strcasestr(image, "servercore") != NULL;
+}
+
+static bool is_posix_shell(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base != NULL ? base + 1 : path;
+	static const char *const shells[] = { "sh", "bash", "ash", "dash", "zsh", "ksh", "busybox" };
+	for (size_t i = 0; i < sizeof(shells) / sizeof(shells[0]); i++) {
+		if (strcmp(base, shells[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void expand_word(struct df_file *file, struct df_word *word, struct scope *scope)
+{
+	word->value = df_expand(&file->arena, word->raw, file->escape, scope_lookup, scope,
+				&word->unresolved);
+}
+
+static void expand_flags(struct df_file *file, struct df_instruction *inst, struct scope *scope)
+{
+	for (size_t i = 0; i < inst->flag_count; i++) {
+		struct df_flag *flag = &inst->flags[i];
+		if (flag->value != NULL)
+			flag->expanded = df_expand(&file->arena, flag->value, file->escape,
+						   scope_lookup, scope, &flag->unresolved);
+	}
+}
+
+static void resolve_from(struct df_file *file, struct df_instruction *inst, struct scope *globals)
+{
+	struct df_stage *stage = &file->stages[inst->stage];
+	if (inst->word_count == 0) {
+		stage->image = "";
+		stage->image_unresolved = true;
+		return;
+	}
+
+	struct df_word *image = &inst->words[0];
+	image->value = df_expand(&file->arena, image->raw, file->escape, global_lookup, globals,
+				 &image->unresolved);
+	stage->image = image->value;
+	stage->image_unresolved = image->unresolved;
+	if (inst->word_count == 3) {
+		char *name = df_strdup(&file->arena, inst->words[2].raw);
+		for (char *c = name; *c != '\0'; c++)
+			*c = (char)tolower((unsigned char)*c);
+		stage->name = name;
+	}
+	for (size_t i = 0; i < inst->flag_count; i++) {
+		struct df_flag *flag = &inst->flags[i];
+		if (flag->value == NULL)
+			continue;
+		flag->expanded = df_expand(&file->arena, flag->value, file->escape, global_lookup,
+					   globals, &flag->unresolved);
+		if (strcmp(flag->name, "platform") == 0)
+			stage->platform = flag->expanded;
+	}
+
+	// A stage may be built FROM an earlier stage, by name or by index.
+	int index = inst->stage;
+	for (int k = 0; k < index; k++) {
+		if (file->stages[k].name != NULL && strcasecmp(file->stages[k].name, stage->image) == 0)
+			stage->base_stage = k;
+	}
+	if (stage->base_stage < 0 && stage->image[0] != '\0' &&
+	    strspn(stage->image, "0123456789") == strlen(stage->image) && strlen(stage->image) < 6) {
+		int number = atoi(stage->image);
+		if (number < index)
+			stage->base_stage = number;
+	}
+
+	if (stage->base_stage >= 0)
+		stage->posix_shell = file->stages[stage->base_stage].posix_shell;
+	else
+		stage->posix_shell = !is_windows_image(stage->image) && file->escape != '`';
+}
+
+void df_analyze(struct df_file *file)
+{
+	struct df_arena *arena = &file->arena;
+	struct scope globals = { 0 };
+	struct scope *scopes = df_alloc(arena, (file->stage_count + 1) * sizeof(*scopes));
+	struct scope *scope = &globals;
+	bool posix_shell = true;
+
+	for (size_t n = 0; n < file->instruction_count; n++) {
+		struct df_instruction *inst = &file->instructions[n];
+
+		if (inst->kind == DF_FROM && inst->stage >= 0) {
+			resolve_from(file, inst, &globals);
+			struct df_stage *stage = &file->stages[inst->stage];
+			scope = &scopes[inst->stage];
+			// ENV values carry over from the stage this one is built on.
+			if (stage->base_stage >= 0) {
+				const struct scope *base = &scopes[stage->base_stage];
+				for (size_t i = 0; i < base->count; i++) {
+					if (base->items[i].env)
+						scope_set(arena, scope, base->items[i].name,
+							  base->items[i].value, true);
+				}
+			}
+			posix_shell = stage->posix_shell;
+			continue;
+		}
+
+		switch (inst->kind) {
+		case DF_ARG:
+			for (size_t i = 0; i < inst->pair_count; i++) {
+				struct df_pair *pair = &inst->pairs[i];
+				const char *value = df_unknown_value;
+				if (pair->raw_value != NULL) {
+					pair->value = df_expand(arena, pair->raw_value, file->escape,
+								scope_lookup, scope, &pair->unresolved);
+					value = pair->unresolved ? df_unknown_value : pair->value;
+				} else if (scope != &globals) {
+					// ARG NAME inside a stage takes the global default.
+					const struct variable *global =
+						scope_find(&globals, pair->key, strlen(pair->key));
+					if (global != NULL)
+						value = global->value;
+				}
+				scope_set(arena, scope, pair->key, value, false);
+			}
+			break;
+		case DF_ENV:
+			for (size_t i = 0; i < inst->pair_count; i++) {
+				struct df_pair *pair = &inst->pairs[i];
+				pair->value = df_expand(arena, pair->raw_value, file->escape,
+							scope_lookup, scope, &pair->unresolved);
+				scope_set(arena, scope, pair->key,
+					  pair->unresolved ? df_unknown_value : pair->value, true);
+			}
+			break;
+		case DF_LABEL:
+			for (size_t i = 0; i < inst->pair_count; i++) {
+				struct df_pair *pair = &inst->pairs[i];
+				pair->value = df_expand(arena, pair->raw_value, file->escape,
+							scope_lookup, scope, &pair->unresolved);
+			}
+			break;
+		case DF_COPY:
+		case DF_ADD:
+		case DF_WORKDIR:
+		case DF_USER:
+		case DF_EXPOSE:
+		case DF_VOLUME:
+		case DF_STOPSIGNAL:
+			expand_flags(file, inst, scope);
+			for (size_t i = 0; i < inst->word_count; i++)
+				expand_word(file, &inst->words[i], scope);
+			break;
+		case DF_SHELL:
+			if (inst->exec_form && inst->word_count > 0)
+				posix_shell = is_posix_shell(inst->words[0].raw);
+			break;
+		case DF_RUN:
+			inst->posix_shell = posix_shell;
+			expand_flags(file, inst, scope);
+			break;
+		default:
+			break;
+		}
+	}
+}
