@@ -52,6 +52,12 @@ struct vol_engine_ops {
 };
 
 extern const struct vol_engine_ops vol_engine_fscrypt;
+extern const struct vol_engine_ops vol_engine_fuse;
+
+// Derives the 32-byte gocryptfs master key of a fuse volume from its
+// volume key (HKDF-SHA512 with the fuse engine's label). Returns 0 or a
+// negative errno.
+int vol_fuse_master_key(const uint8_t *key, size_t key_size, uint8_t master[32]);
 
 // Returns the engine named name, or NULL.
 const struct vol_engine_ops *vol_engine_find(const char *name);

@@ -8,6 +8,7 @@
 
 static const struct vol_engine_ops *const engines[] = {
 	&vol_engine_fscrypt,
+	&vol_engine_fuse,
 	NULL,
 };
 
