@@ -18,11 +18,13 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -161,8 +163,8 @@ static void on_admin_request(struct evhttp_request *request, void *arg)
 	plugin_response_clear(&response);
 }
 
-// Refuses to replace anything but a stale socket: a live one means another
-// storage manager is serving there.
+// Removes a stale socket left by a killed server. Any other file, or a
+// socket that still accepts connections, is rejected.
 static int clear_stale_socket(const char *path, struct cf_error *err)
 {
 	struct stat st;
@@ -302,6 +304,32 @@ static void on_signal(evutil_socket_t signal_number, short events, void *arg)
 	finish_drain_if_idle(server);
 }
 
+// Takes an exclusive lock on STATE_DIR/serve.lock for the life of the
+// process, so a second storage manager on the same state directory fails at
+// start instead of running crash recovery on volumes the first one uses.
+static int lock_state_dir(const char *state_dir, struct cf_error *err)
+{
+	char path[VOL_PATH_MAX + 16];
+
+	int rc = cf_mkdir_p(state_dir, 0700, err);
+	if (rc < 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/serve.lock", state_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cf_error_set(err, -errno, "cannot open %s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int saved = errno;
+		close(fd);
+		if (saved == EWOULDBLOCK)
+			return cf_error_set(err, -EBUSY,
+					    "another coffer storage manager is using state directory "
+					    "%s; stop it or choose another --state-dir", state_dir);
+		return cf_error_set(err, -saved, "cannot lock %s: %s", path, strerror(saved));
+	}
+	return fd;
+}
+
 static int open_manager(const struct storage_config *config, struct vol_manager **manager,
 			struct cf_error *err)
 {
@@ -318,6 +346,7 @@ int storage_serve(const struct storage_config *config, struct cf_error *err)
 {
 	struct server server = { .config = config };
 	struct event *sigterm = NULL, *sigint = NULL;
+	int lock_fd;
 	char state_q[VOL_PATH_MAX + 8], plugin_q[VOL_PATH_MAX + 8], admin_q[VOL_PATH_MAX + 8];
 	int rc;
 
@@ -327,12 +356,13 @@ int storage_serve(const struct storage_config *config, struct cf_error *err)
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = open_manager(config, &server.manager, err);
-	if (rc < 0) {
-		cf_error_prefix(err, "cannot open the volume manager in %s", config->state_dir);
-		return rc;
-	}
+	lock_fd = lock_state_dir(config->state_dir, err);
+	if (lock_fd < 0)
+		return lock_fd;
 
+	// The sockets are bound before the volume manager opens, so a socket
+	// that is in use fails fast. Connections wait in the backlog until the
+	// loop runs, by which time the manager has finished crash recovery.
 	server.base = event_base_new();
 	if (server.base == NULL) {
 		rc = cf_error_set(err, -ENOMEM, "cannot create the event loop");
@@ -346,6 +376,12 @@ int storage_serve(const struct storage_config *config, struct cf_error *err)
 			  config->admin_socket, 0600, on_admin_request, err);
 	if (rc < 0)
 		goto out;
+
+	rc = open_manager(config, &server.manager, err);
+	if (rc < 0) {
+		cf_error_prefix(err, "cannot open the volume manager in %s", config->state_dir);
+		goto out;
+	}
 
 	sigterm = evsignal_new(server.base, SIGTERM, on_signal, &server);
 	sigint = evsignal_new(server.base, SIGINT, on_signal, &server);
@@ -389,7 +425,9 @@ out:
 		evhttp_free(server.admin_http);
 	if (server.base != NULL)
 		event_base_free(server.base);
-	vol_manager_close(server.manager);
+	if (server.manager != NULL)
+		vol_manager_close(server.manager);
+	close(lock_fd);
 	cf_log(CF_LOG_INFO, "storage.stop", "result=%s", rc == 0 ? "ok" : "error");
 	return rc;
 }

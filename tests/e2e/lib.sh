@@ -93,7 +93,8 @@ STORAGE_LOG=$E2E_WORK/storage.log
 STORAGE_PID=
 
 # Starts the storage manager in the background with a 512 MiB pool and waits
-# for both sockets. Extra arguments are passed to `coffer storage serve`.
+# until it answers /Plugin.Activate (a socket file left by a killed server
+# does not count). Extra arguments are passed to `coffer storage serve`.
 storage_start() {
 	"$COFFER_BIN" storage serve --state-dir "$STORAGE_DIR" \
 		--plugin-socket "$PLUGIN_SOCKET" --admin-socket "$ADMIN_SOCKET" \
@@ -101,8 +102,12 @@ storage_start() {
 	STORAGE_PID=$!
 	local i
 	for ((i = 0; i < 300; i++)); do
-		[ -S "$PLUGIN_SOCKET" ] && [ -S "$ADMIN_SOCKET" ] && return 0
 		kill -0 "$STORAGE_PID" 2>/dev/null || break
+		if [ -S "$PLUGIN_SOCKET" ] && [ -S "$ADMIN_SOCKET" ] &&
+			curl -sf --max-time 30 --unix-socket "$PLUGIN_SOCKET" -X POST \
+				http://coffer/Plugin.Activate >/dev/null 2>&1; then
+			return 0
+		fi
 		sleep 0.1
 	done
 	cat "$STORAGE_LOG" >&2
