@@ -428,6 +428,12 @@ out:
 	if (server.manager != NULL)
 		vol_manager_close(server.manager);
 	close(lock_fd);
-	cf_log(CF_LOG_INFO, "storage.stop", "result=%s", rc == 0 ? "ok" : "error");
+	if (rc == 0) {
+		cf_log(CF_LOG_INFO, "storage.stop", "result=ok");
+	} else {
+		char error_q[CF_ERROR_MAX + 8];
+		cf_log(CF_LOG_ERROR, "storage.stop", "result=error errno=%d error=%s", -rc,
+		       cf_log_quote(error_q, sizeof(error_q), cf_error_message(err, rc)));
+	}
 	return rc;
 }
