@@ -255,7 +255,10 @@ static bool run_item(struct op_context *ctx, const struct kmip_request *req,
 		kmip_enc_enum(out, KMIP_TAG_RESULT_STATUS, KMIP_STATUS_OPERATION_FAILED);
 		kmip_enc_enum(out, KMIP_TAG_RESULT_REASON, ctx->reason);
 		kmip_enc_text(out, KMIP_TAG_RESULT_MESSAGE, ctx->message);
-		log_failure(ctx, item->operation);
+		// One line per request: a batch of many failing items would
+		// otherwise flood the log.
+		if (ctx->failures++ == 0)
+			log_failure(ctx, item->operation);
 	}
 	kmip_enc_end(out, start);
 	return rc == 0;
@@ -323,6 +326,9 @@ int kms_handle_request(struct ks_store *store, const struct ks_caller *caller,
 		if (!ok && req.batch_error_option != KMIP_BATCH_CONTINUE)
 			break;
 	}
+	if (ctx.failures > 1)
+		cf_log(CF_LOG_INFO, "kmip_failures", "batch_items=%zu failed=%zu", answered,
+		       ctx.failures);
 	patch_batch_count(response, message, (int32_t)answered);
 	kmip_enc_end(response, message);
 

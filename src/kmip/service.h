@@ -45,6 +45,7 @@ struct op_context {
 	char placeholder[KS_ID_MAX];
 	uint32_t reason;
 	char message[OP_MESSAGE_MAX];
+	size_t failures;    // failed items so far in this request
 };
 
 // Handlers write a complete Response Payload into out and return 0, or
