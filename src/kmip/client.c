@@ -269,7 +269,8 @@ int kmip_result_error(const struct kmip_response_item *item, struct cf_error *er
 	int length = item->message != NULL ? (int)item->message->v.bytes.size : 0;
 	const char *text = item->message != NULL ? (const char *)item->message->v.bytes.data : "";
 	return cf_error_set(err, code, "%s failed: %s%s%.*s",
-			    kmip_operation_name(item->operation), kmip_reason_name(item->reason),
+			    item->operation != 0 ? kmip_operation_name(item->operation) : "KMIP request",
+			    kmip_reason_name(item->reason),
 			    length > 0 ? ": " : "", length, text);
 }
 
@@ -333,10 +334,9 @@ int kmip_client_create(struct kmip_client *c, int bits, const char *name, bool a
 	struct kmip_buf b;
 	struct kmip_response resp;
 	size_t item, payload, attribute;
-	int count = activate ? 2 : 1;
 
 	kmip_buf_init(&b, 0);
-	size_t message = kmip_enc_request_start(&b, c->version, count);
+	size_t message = kmip_enc_request_start(&b, c->version, 1);
 	begin_item(&b, KMIP_OP_CREATE, 0, &item, &payload);
 	kmip_enc_enum(&b, KMIP_TAG_OBJECT_TYPE, 2);
 	size_t tmpl = kmip_enc_begin(&b, KMIP_TAG_TEMPLATE_ATTRIBUTE);
@@ -359,15 +359,9 @@ int kmip_client_create(struct kmip_client *c, int bits, const char *name, bool a
 	}
 	kmip_enc_end(&b, tmpl);
 	end_item(&b, item, payload);
-	if (activate) {
-		// Activate without a Unique Identifier uses the ID placeholder that
-		// the Create above sets.
-		begin_item(&b, KMIP_OP_ACTIVATE, 1, &item, &payload);
-		end_item(&b, item, payload);
-	}
 	kmip_enc_end(&b, message);
 
-	int rc = call_checked(c, &b, &resp, (size_t)count, err);
+	int rc = call_checked(c, &b, &resp, 1, err);
 	kmip_buf_free(&b);
 	if (rc != 0)
 		return rc;
@@ -376,6 +370,12 @@ int kmip_client_create(struct kmip_client *c, int bits, const char *name, bool a
 		rc = cf_error_set(err, -EBADMSG, "KMS %s:%s: Create response has no valid Unique Identifier",
 				  c->host, c->port);
 	kmip_response_free(&resp);
+
+	// Activate goes in a second request rather than in the same batch with
+	// the ID placeholder, because some servers (PyKMIP 0.10) cannot parse
+	// an Activate request without a Unique Identifier.
+	if (rc == 0 && activate)
+		rc = kmip_client_activate(c, id, err);
 	return rc;
 }
 

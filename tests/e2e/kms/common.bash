@@ -51,3 +51,50 @@ kms_client() {
 	"$COFFER_BIN" kms "$command" --server "127.0.0.1:$KMS_PORT" --cert "$PKI/$who.crt" \
 		--key "$PKI/$who.key" --ca "$PKI/ca.crt" "$@"
 }
+
+# start_pykmip_server: runs Debian's pykmip-server (TLS 1.2, client
+# certificates required) on a free loopback port with the test PKI; sets
+# PYKMIP_PID and PYKMIP_PORT.
+start_pykmip_server() {
+	local dir=$E2E_WORK/pykmip i
+	mkdir -p "$dir"
+	PYKMIP_PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	cat > "$dir/server.conf" <<CONF
+[server]
+hostname=127.0.0.1
+port=$PYKMIP_PORT
+certificate_path=$PKI/server.crt
+key_path=$PKI/server.key
+ca_path=$PKI/ca.crt
+auth_suite=TLS1.2
+enable_tls_client_auth=True
+logging_level=WARNING
+database_path=$dir/pykmip.db
+policy_path=$dir
+CONF
+	"$PYTHON" /usr/bin/pykmip-server -f "$dir/server.conf" -l "$dir/server.log" >"$dir/out" 2>&1 &
+	PYKMIP_PID=$!
+	on_exit "stop_pykmip_server"
+	for ((i = 0; i < 150; i++)); do
+		"$PYTHON" -c "import socket, sys; s = socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $PYKMIP_PORT)))" && return 0
+		kill -0 "$PYKMIP_PID" 2>/dev/null || { cat "$dir/out" "$dir/server.log" >&2; fail "pykmip-server exited at start"; }
+		sleep 0.2
+	done
+	fail "pykmip-server did not listen within 30 s"
+}
+
+# Stops pykmip-server with SIGINT (its clean path), then any of its child
+# processes that are left, by PID.
+stop_pykmip_server() {
+	[ -n "${PYKMIP_PID:-}" ] || return 0
+	local children i
+	children=$(pgrep -P "$PYKMIP_PID" || true)
+	kill -INT "$PYKMIP_PID" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$PYKMIP_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$PYKMIP_PID" 2>/dev/null || true
+	for i in $children; do kill -9 "$i" 2>/dev/null || true; done
+	PYKMIP_PID=
+}
