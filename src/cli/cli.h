@@ -50,5 +50,8 @@ int cmd_kms(int argc, char **argv);
 // Scanners behind `coffer scan`; the table is in cmd_scan.c.
 int cmd_scan_dockerfile(int argc, char **argv);
 int cmd_scan_k8s(int argc, char **argv);
+int cmd_scan_image(int argc, char **argv);
+int cmd_scan_rootfs(int argc, char **argv);
+int cmd_db(int argc, char **argv);
 
 #endif

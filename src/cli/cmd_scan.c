@@ -7,6 +7,8 @@
 static const struct cli_command scan_commands[] = {
 	{ "dockerfile", "lint Dockerfiles for insecure practice", cmd_scan_dockerfile },
 	{ "k8s", "check Kubernetes manifests for insecure settings", cmd_scan_k8s },
+	{ "image", "list packages and known vulnerabilities of a saved image", cmd_scan_image },
+	{ "rootfs", "list packages and known vulnerabilities of a root filesystem", cmd_scan_rootfs },
 	{ NULL, NULL, NULL },
 };
 

@@ -18,6 +18,7 @@ static const struct cli_command commands[] = {
 	{ "fuse-server", "serve one FUSE engine volume (started by the storage manager)",
 	  cmd_fuse_server },
 	{ "kms", "run and administer the Key Management Server (KMIP)", cmd_kms },
+	{ "db", "import and inspect the offline vulnerability database", cmd_db },
 	{ NULL, NULL, NULL },
 };
 

@@ -1,0 +1,200 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Image scanner on hand-made saved images: every archive format and layer
+# compression, whiteouts, configuration checks, OSV matching cases with an
+# expected result each, SARIF and CycloneDX schema validation, the ignore
+# file and --fail-on, and hostile archives that must fail cleanly.
+
+source "$(dirname "$0")/lib.sh"
+require_cmd zstd
+PY=/usr/bin/python3
+TOOLS=$COFFER_SOURCE_DIR/tests/tools
+DATA=$COFFER_SOURCE_DIR/tests/data
+SCHEMAS=$COFFER_SHARED_DIR/corpus/schemas
+W=$E2E_WORK
+
+make_image() { # SPEC FORMAT OUTPUT
+	$PY - "$1" "$2" "$W/spec.json" <<'PYEOF'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec["format"] = sys.argv[2]
+json.dump(spec, open(sys.argv[3], "w"))
+PYEOF
+	$PY "$TOOLS/make_image.py" "$W/spec.json" "$3"
+}
+
+scan_json() { # IMAGE [OPTIONS...] -> stdout JSON
+	"$COFFER_BIN" scan image "$@" --no-progress --format json
+}
+
+step "database import and info"
+"$COFFER_BIN" db import "$DATA/osv" --db "$W/osv.db" >"$W/import.txt"
+grep -q "11 advisories imported" "$W/import.txt" || fail "import: $(cat "$W/import.txt")"
+"$COFFER_BIN" db info --db "$W/osv.db" >"$W/info.txt"
+grep -q "Debian:12" "$W/info.txt" || fail "db info lacks Debian:12: $(cat "$W/info.txt")"
+grep -q "imported 20" "$W/info.txt" || fail "db info lacks the import time"
+(cd "$DATA/osv" && zip -q "$W/all.zip" ./*.json -x expected.json)
+"$COFFER_BIN" db import "$W/all.zip" --db "$W/zip.db" | grep -q "11 advisories imported" ||
+	fail "zip import did not import 11 advisories"
+
+step "every format and compression lists the same packages"
+for format in docker-archive oci-archive oci-dir; do
+	make_image "$DATA/images/debian-two-layers.json" "$format" "$W/img-$format"
+	scan_json "$W/img-$format" --db "$W/osv.db" >"$W/$format.json"
+	$PY - "$W/$format.json" "$format" <<'PYEOF' || fail "package list wrong for $format"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+got = sorted((p["name"], p["version"], p["layer_index"]) for p in doc["packages"])
+want = [("curl", "7.88.1-10+deb12u5", 1), ("libc6", "2.36-9+deb12u1", 0),
+        ("zlib1g", "1:1.2.13.dfsg-1", 0)]
+assert got == want, (sys.argv[2], got)
+expected_format = {"oci-dir": "oci-layout"}.get(sys.argv[2], sys.argv[2])
+assert doc["image"]["format"] == expected_format, doc["image"]["format"]
+assert doc["image"]["os"]["ecosystem"] == "Debian:12", doc["image"]["os"]
+curl = [p for p in doc["packages"] if p["name"] == "curl"][0]
+assert curl["created_by"] == "RUN apt-get install curl", curl
+PYEOF
+done
+
+step "OSV cases match their expected results"
+$PY - "$W/docker-archive.json" "$DATA/osv/expected.json" <<'PYEOF' || fail "OSV matching differs from expected.json"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+expected = json.load(open(sys.argv[2]))
+keys = ["package", "installed_version", "fixed_version", "severity", "severity_source",
+        "source_package", "layer_index", "aliases"]
+got = {f["rule_id"]: {k: f.get(k) for k in keys} for f in doc["findings"]
+       if not f["rule_id"].startswith("IMG-")}
+bad = 0
+for advisory, want in expected.items():
+    if got.get(advisory) != want:
+        print(f"{advisory}: expected {want}, got {got.get(advisory)}")
+        bad += 1
+extra = set(got) - set(expected)
+if extra:
+    print("unexpected findings:", extra)
+    bad += 1
+sys.exit(1 if bad else 0)
+PYEOF
+
+step "configuration findings, including a key deleted in a later layer"
+$PY - "$W/docker-archive.json" <<'PYEOF' || fail "configuration findings wrong"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+rules = sorted((f["rule_id"], f.get("layer_index")) for f in doc["findings"]
+               if f["rule_id"].startswith("IMG-"))
+assert ("IMG-PRIVATE-KEY", 0) in rules, rules
+assert ("IMG-ROOT-USER", None) in rules, rules
+assert ("IMG-SECRET-ENV", None) in rules, rules
+assert ("IMG-SETUID", 1) in rules, rules
+assert all("hunter2" not in f["message"] for f in doc["findings"]), "secret value leaked"
+PYEOF
+
+step "--ignore-unfixed, --fail-on and the ignore file"
+scan_json "$W/img-docker-archive" --db "$W/osv.db" --ignore-unfixed >"$W/fixed.json"
+$PY -c "
+import json, sys
+doc = json.load(open('$W/fixed.json'))
+ids = sorted(f['rule_id'] for f in doc['findings'] if not f['rule_id'].startswith('IMG-'))
+assert ids == ['DEBIAN-CVE-2024-0007', 'DSA-0001-1'], ids
+" || fail "--ignore-unfixed kept unfixed findings"
+set +e
+scan_json "$W/img-docker-archive" --db "$W/osv.db" --fail-on critical >/dev/null
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "--fail-on critical exited $rc, expected 1"
+cat >"$W/ignore.txt" <<'IGNEOF'
+# accepted findings
+CVE-2024-0001 package=libc6 expires=2999-12-31 reason=glibc fix is scheduled for the next rebuild
+DEBIAN-CVE-2024-0003 expires=2020-01-01 reason=expired entry that must stop suppressing
+IMG-ROOT-USER expires=2999-12-31 reason=runs under a user namespace
+IGNEOF
+scan_json "$W/img-docker-archive" --db "$W/osv.db" --ignore-file "$W/ignore.txt" \
+	>"$W/ignored.json" 2>"$W/ignored.err"
+grep -q "expired on 2020-01-01" "$W/ignored.err" || fail "expired ignore entry not reported"
+$PY -c "
+import json
+doc = json.load(open('$W/ignored.json'))
+ids = [f['rule_id'] for f in doc['findings']]
+assert 'DSA-0001-1' not in ids and 'IMG-ROOT-USER' not in ids, ids
+assert 'DEBIAN-CVE-2024-0003' in ids, ids
+assert [e['id'] for e in doc['expired_ignores']] == ['DEBIAN-CVE-2024-0003'], doc['expired_ignores']
+assert sorted(e['id'] for e in doc['ignored']) == ['DSA-0001-1', 'IMG-ROOT-USER'], doc['ignored']
+" || fail "ignore file not applied as expected"
+echo "CVE-1 expires=2999-01-01" >"$W/bad-ignore.txt"
+expect_fail_with "needs expires=YYYY-MM-DD and reason=TEXT" \
+	"$COFFER_BIN" scan image "$W/img-docker-archive" --ignore-file "$W/bad-ignore.txt"
+
+step "SARIF and CycloneDX validate against their schemas"
+"$COFFER_BIN" scan image "$W/img-oci-archive" --db "$W/osv.db" --no-progress --format sarif \
+	>"$W/out.sarif"
+$PY "$TOOLS/validate_json_schema.py" "$SCHEMAS/sarif-schema-2.1.0.json" "$W/out.sarif" ||
+	fail "SARIF output is not valid SARIF 2.1.0"
+"$COFFER_BIN" scan image "$W/img-oci-archive" --db "$W/osv.db" --no-progress \
+	--format cyclonedx >"$W/out.cdx.json"
+$PY "$TOOLS/validate_cyclonedx.py" "$SCHEMAS" "$W/out.cdx.json" ||
+	fail "CycloneDX output is not valid CycloneDX 1.5"
+
+step "whiteouts: deleted and replaced databases, opaque directories"
+cat >"$W/whiteouts.json" <<'SPECEOF'
+{"layers": [
+  {"compression": "gzip", "entries": [
+    {"path": "etc/os-release", "content": "ID=alpine\nVERSION_ID=3.19.1\n"},
+    {"path": "lib/apk/db/installed", "content": "P:musl\nV:1.2.4-r2\no:musl\n\nP:busybox\nV:1.36.1-r15\no:busybox\n"},
+    {"path": "var/lib/dpkg/status", "content": "Package: stale\nStatus: install ok installed\nVersion: 1\n"},
+    {"path": "app/node_modules/left-pad/package.json", "content": "{\"name\": \"left-pad\", \"version\": \"1.3.0\"}"},
+    {"path": "app/node_modules/@scope/kept/package.json", "content": "{\"name\": \"@scope/kept\", \"version\": \"2.0.0\"}"},
+    {"path": "srv/lib/python3.11/site-packages/Requests-2.31.0.dist-info/METADATA", "content": "Metadata-Version: 2.1\nName: Requests\nVersion: 2.31.0\n\nbody"}
+  ]},
+  {"compression": "none", "entries": [
+    {"path": "var/lib/dpkg/.wh.status"},
+    {"path": "app/node_modules/.wh..wh..opq"},
+    {"path": "app/node_modules/@scope/kept/package.json", "content": "{\"name\": \"@scope/kept\", \"version\": \"2.0.1\"}"},
+    {"path": "lib/apk/db/installed", "content": "P:musl\nV:1.2.4-r2\no:musl\n\nP:busybox\nV:1.36.1-r16\no:busybox\n"}
+  ]}
+]}
+SPECEOF
+make_image "$W/whiteouts.json" oci-archive "$W/whiteouts.tar"
+scan_json "$W/whiteouts.tar" --db "$W/osv.db" >"$W/whiteouts.out"
+$PY - "$W/whiteouts.out" <<'PYEOF' || fail "whiteouts not applied"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+got = sorted((p["type"], p["name"], p["version"], p["layer_index"]) for p in doc["packages"])
+want = [("apk", "busybox", "1.36.1-r16", 1), ("apk", "musl", "1.2.4-r2", 0),
+        ("npm", "@scope/kept", "2.0.1", 1), ("pypi", "requests", "2.31.0", 0)]
+assert got == want, got
+assert doc["image"]["os"]["ecosystem"] == "Alpine:v3.19", doc["image"]["os"]
+PYEOF
+
+step "hostile archives fail with a clear error"
+hostile() { # NAME MESSAGE SPEC-JSON [FORMAT]
+	echo "$3" >"$W/$1.json"
+	make_image "$W/$1.json" "${4:-docker-archive}" "$W/$1.tar"
+	set +e
+	out=$("$COFFER_BIN" scan image "$W/$1.tar" --no-progress --format json 2>&1 >/dev/null)
+	rc=$?
+	set -e
+	[ "$rc" = 2 ] || fail "$1: exit status $rc, expected 2 (output: $out)"
+	case "$out" in
+	*"$2"*) ;;
+	*) fail "$1: expected '$2' in: $out" ;;
+	esac
+}
+hostile traversal "leaves the image root" \
+	'{"layers": [{"entries": [{"path": "../../tmp/scan-image-evil", "content": "x"}]}]}'
+[ ! -e /tmp/scan-image-evil ] || fail "traversal entry was written outside the image"
+hostile symlink "outside the image root" \
+	'{"layers": [{"entries": [{"path": "lib/escape", "type": "symlink", "link": "../../../../etc"}]}]}'
+hostile hardlink "outside the image root" \
+	'{"layers": [{"entries": [{"path": "etc/x", "type": "hardlink", "link": "../../etc/shadow"}]}]}'
+hostile bomb "decompression bomb" \
+	'{"layers": [{"compression": "gzip", "entries": [{"path": "zeros", "content_repeat": ["\u0000", 67108864]}]}]}'
+hostile truncated "truncated" \
+	'{"layers": [{"compression": "gzip", "truncate": 200, "entries": [{"path": "var/lib/dpkg/status", "content_repeat": ["Package: a\nVersion: 1\nStatus: install ok installed\n\n", 2000]}]}]}'
+hostile missing "is missing" \
+	'{"missing_layer": true, "layers": [{"entries": [{"path": "a", "content": "x"}]}]}' oci-archive
+hostile huge-status "byte limit for package databases" \
+	'{"layers": [{"entries": [{"path": "var/lib/dpkg/status", "content_repeat": ["a", 104857600]}]}]}'
+expect_fail_with "neither a docker-archive" "$COFFER_BIN" scan image "$W/osv.db" --no-progress
+
+echo "PASS"
