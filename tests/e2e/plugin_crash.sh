@@ -22,7 +22,7 @@ request_loop() {
 	local round=$1 i name reply mountpoint
 	for ((i = 1; i <= REQUESTS_PER_ROUND; i++)); do
 		name=crash-$round-$i
-		reply=$(plugin_post /VolumeDriver.Create "{\"Name\":\"$name\"}") || return 0
+		reply=$(plugin_post /VolumeDriver.Create "{\"Name\":\"$name\",\"Opts\":{\"engine\":\"fscrypt\"}}") || return 0
 		reply=$(plugin_post /VolumeDriver.Mount "{\"Name\":\"$name\",\"ID\":\"c$i\"}") || return 0
 		mountpoint=$(head -1 <<<"$reply" | jq -r '.Mountpoint // empty' 2>/dev/null) || true
 		if [ -n "$mountpoint" ]; then
@@ -95,7 +95,7 @@ done
 [ -z "$(ls "$STORAGE_DIR/pool/volumes")" ] || fail "directories left in the pool"
 
 step "SIGTERM while a volume is mounted locks it and exits 0"
-"$COFFER_BIN" volume create --admin-socket "$ADMIN_SOCKET" crash-final >/dev/null
+"$COFFER_BIN" volume create --admin-socket "$ADMIN_SOCKET" -o engine=fscrypt crash-final >/dev/null
 reply=$(plugin_post /VolumeDriver.Mount '{"Name":"crash-final","ID":"c-final"}')
 [ "$(tail -1 <<<"$reply")" = 200 ] || fail "mount failed: $reply"
 echo secret >"$(head -1 <<<"$reply" | jq -r .Mountpoint)/secret"

@@ -21,8 +21,8 @@ VOLUME_DIR=$STORAGE_DIR/pool/volumes/$VOLUME
 on_exit "podman_cmd rm -f -t 0 plugin-e2e-holder"
 on_exit "podman_cmd volume rm -f $VOLUME"
 
-step "podman volume create --driver $PLUGIN_NAME $VOLUME"
-podman_cmd volume create --driver "$PLUGIN_NAME" "$VOLUME" >/dev/null
+step "podman volume create --driver $PLUGIN_NAME -o engine=fscrypt $VOLUME"
+podman_cmd volume create --driver "$PLUGIN_NAME" -o engine=fscrypt "$VOLUME" >/dev/null
 info=$("$COFFER_BIN" volume inspect --admin-socket "$ADMIN_SOCKET" --format json "$VOLUME")
 KEY_ID=$(jq -r .key_id <<<"$info")
 [ "$(jq -r .state <<<"$info")" = ready ] || fail "new volume is not ready: $info"
