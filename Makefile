@@ -2,14 +2,16 @@
 # Entry points: `make demo` runs the encrypted-volume demo, `make check` runs
 # every test (the normal build, then the unit and fuzz-replay tests again
 # under AddressSanitizer and UndefinedBehaviorSanitizer). Both install the
-# Debian packages they need first.
+# Debian packages they need first. `make images` builds the service images
+# with podman (see deploy/build-images.sh).
 
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
+IMAGE_PREFIX ?= localhost/coffer-
 
-.PHONY: all deps build build-asan demo check check-asan bench clean
+.PHONY: all deps build build-asan demo check check-asan bench images clean
 
 all: build
 
@@ -34,6 +36,9 @@ check: build build-asan
 check-asan:
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --test-dir $(BUILD_ASAN) --output-on-failure --no-tests=error -L 'unit|fuzz' $(CTEST_ARGS)
+
+images: build
+	IMAGE_PREFIX=$(IMAGE_PREFIX) ./deploy/build-images.sh $(BUILD)
 
 bench: build
 	./bench/run-all.sh $(BUILD)

@@ -64,10 +64,12 @@ static int ca_init_command(int argc, char **argv)
 	static const struct option options[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "if-missing", no_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = CA_DEFAULT_DIR, *name = "coffer";
+	bool if_missing = false;
 	int opt;
 
 	optind = 0;
@@ -79,11 +81,16 @@ static int ca_init_command(int argc, char **argv)
 		case 'n':
 			name = optarg;
 			break;
+		case 'm':
+			if_missing = true;
+			break;
 		case 'h':
-			printf("Usage: coffer ca init [--dir DIR] [--name NAME]\n\n"
+			printf("Usage: coffer ca init [--dir DIR] [--name NAME] [--if-missing]\n\n"
 			       "Creates a root CA (ECDSA P-256, 10 years) and an issuing intermediate\n"
 			       "(5 years) in DIR (default %s). Never overwrites an existing CA.\n"
-			       "  --name NAME  name used in the CA subjects (default coffer)\n",
+			       "  --name NAME   name used in the CA subjects (default coffer)\n"
+			       "  --if-missing  exit 0 without changes when DIR already holds CA files\n"
+			       "                (for container start-up, which runs init on every start)\n",
 			       CA_DEFAULT_DIR);
 			return CLI_EXIT_OK;
 		default:
@@ -95,6 +102,10 @@ static int ca_init_command(int argc, char **argv)
 
 	struct cf_error err = { 0 };
 	int rc = ca_init(dir, name, &err);
+	if (rc == -EEXIST && if_missing) {
+		fprintf(stderr, "coffer: %s\n", cf_error_message(&err, rc));
+		return CLI_EXIT_OK;
+	}
 	if (rc != 0)
 		return cli_fail(rc, &err);
 	printf("created CA in %s: root certificate %s/root.pem, issuing CA %s/ca.pem\n", dir, dir,
@@ -374,6 +385,33 @@ static int ca_ls_command(int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
+// Prints root.pem, so a deployment can hand the trust anchor to clients
+// from a container image that has no shell or cat.
+static int ca_root_command(int argc, char **argv)
+{
+	const char *dir = CA_DEFAULT_DIR;
+	int first = parse_dir_only(argc, argv,
+				   "Usage: coffer ca root [--dir DIR]\n\n"
+				   "Prints the root certificate (DIR/root.pem) in PEM to standard output.\n",
+				   &dir);
+	if (first < 0)
+		return first == -1 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (first != argc)
+		return cli_usage_error("unexpected argument '%s'", argv[first]);
+
+	struct cf_error err = { 0 };
+	char path[4096];
+	char *pem = NULL;
+	size_t size = 0;
+	snprintf(path, sizeof(path), "%s/root.pem", dir);
+	int rc = cf_read_file(path, 1 << 20, &pem, &size, &err);
+	if (rc != 0)
+		return cli_fail(rc, &err);
+	fwrite(pem, 1, size, stdout);
+	free(pem);
+	return CLI_EXIT_OK;
+}
+
 int cmd_ca(int argc, char **argv)
 {
 	static const struct cli_command commands[] = {
@@ -382,6 +420,7 @@ int cmd_ca(int argc, char **argv)
 		{ "token", "create bootstrap tokens for enrollment", ca_token_command },
 		{ "revoke", "revoke an issued certificate", ca_revoke_command },
 		{ "ls", "list issued certificates", ca_ls_command },
+		{ "root", "print the root certificate", ca_root_command },
 		{ NULL, NULL, NULL },
 	};
 	return cli_dispatch("coffer ca", commands, argc, argv);
