@@ -1,12 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # Builds the coffer-ca, coffer-kms and coffer-storage images with podman.
-# It stages root filesystems in a temporary build context: the coffer binary,
-# the tools the storage manager runs (mkfs.ext4, mount, fusermount3), exactly
-# the shared libraries each of them loads according to ldd (the dynamic
-# loader included) and a few files under /etc. Every target in
-# deploy/Containerfile starts FROM scratch, so nothing is pulled and the
-# images contain no shell and no package manager.
+# It stages root filesystems in a temporary build context. They contain the
+# coffer binary, the tools the storage manager runs (mkfs.ext4, mount,
+# fusermount3) and exactly the shared libraries each of them loads according
+# to ldd (the dynamic loader included), plus a few files under /etc. Every
+# target in deploy/Containerfile starts FROM scratch, so nothing is pulled
+# and the images contain no shell and no package manager.
 #
 # Usage: deploy/build-images.sh [BUILD_DIR]     (default: build)
 # Environment:

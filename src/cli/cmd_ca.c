@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// `coffer ca` (init, serve, token create, revoke, ls) and `coffer enroll`:
+// `coffer ca` (init, serve, token create, revoke, ls, root) and `coffer enroll`:
 // thin front ends over coffer/ca.h.
 
 #include "cli.h"
