@@ -203,6 +203,8 @@ static int compare_numbers(const struct pep440_number *a, const struct pep440_nu
 {
 	if (a->len != b->len)
 		return a->len < b->len ? -1 : 1;
+	if (a->len == 0)
+		return 0; // absent parts have no digits pointer
 	int rc = memcmp(a->digits, b->digits, a->len);
 	return (rc > 0) - (rc < 0);
 }
