@@ -420,6 +420,9 @@ static int fetch_and_verify_chain(const struct ca_enroll_options *options, X509 
 	return rc;
 }
 
+// NOTE: each file is replaced atomically, but not the three together, so a
+// process reading them during a renewal may see the new key with the old
+// certificate for a moment. The renewer reads them only after all three.
 static int write_outputs(const struct ca_enroll_options *options, EVP_PKEY *key, X509 *cert,
 			 STACK_OF(X509) *chain, struct cf_error *err)
 {

@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: Apache-2.0
+// The CA library without HTTP: helpers (base64, durations, SANs), request
+// parsing and policy, and issuance, renewal, revocation, the CRL and the
+// audit chain against a CA created in a temporary directory.
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <coffer/ca.h>
+
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509v3.h>
+
+struct fixture {
+	char dir[64];
+	struct ca *ca;
+};
+
+static int setup_ca(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct cf_error err = { 0 };
+	struct ca_options options = { 0 };
+
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/ca-unit.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	strcat(f->dir, "/ca");
+	assert_int_equal(ca_init(f->dir, "unit", &err), 0);
+	options.dir = f->dir;
+	assert_int_equal(ca_open(&options, &f->ca, &err), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown_ca(void **state)
+{
+	struct fixture *f = *state;
+	char command[128];
+
+	ca_close(f->ca);
+	*strrchr(f->dir, '/') = '\0';
+	snprintf(command, sizeof(command), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(command), 0);
+	free(f);
+	return 0;
+}
+
+// Builds a DER request signed by a new key of the given type.
+static uint8_t *make_csr(const char *curve_or_rsa, const char *cn, const char *sans,
+			 size_t *size, EVP_PKEY **key_out)
+{
+	EVP_PKEY *key = strcmp(curve_or_rsa, "RSA") == 0 ? EVP_RSA_gen(2048)
+							 : EVP_EC_gen(curve_or_rsa);
+	X509_REQ *req = X509_REQ_new();
+	assert_non_null(key);
+	assert_non_null(req);
+	X509_REQ_set_pubkey(req, key);
+	if (cn != NULL)
+		X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
+					   (const unsigned char *)cn, -1, -1, 0);
+	if (sans != NULL) {
+		STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+		X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, sans);
+		assert_non_null(ext);
+		sk_X509_EXTENSION_push(exts, ext);
+		X509_REQ_add_extensions(req, exts);
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	}
+	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
+
+	unsigned char *der = NULL;
+	int len = i2d_X509_REQ(req, &der);
+	assert_true(len > 0);
+	uint8_t *copy = malloc((size_t)len);
+	memcpy(copy, der, (size_t)len);
+	OPENSSL_free(der);
+	X509_REQ_free(req);
+	*size = (size_t)len;
+	if (key_out != NULL)
+		*key_out = key;
+	else
+		EVP_PKEY_free(key);
+	return copy;
+}
+
+static void create_token(struct ca *ca, const char *san, int64_t ttl, int64_t lifetime,
+			 char token[CA_TOKEN_TEXT_SIZE])
+{
+	struct cf_error err = { 0 };
+	const char *sans[] = { san };
+	struct ca_token_options options = {
+		.sans = sans, .san_count = 1, .ttl = ttl, .profile = CA_PROFILE_BOTH,
+		.lifetime = lifetime,
+	};
+	assert_int_equal(ca_token_create(ca, &options, token, CA_TOKEN_TEXT_SIZE, &err), 0);
+}
+
+static void base64_decode_cases(void **state)
+{
+	(void)state;
+	uint8_t *out = NULL;
+	size_t size = 0;
+
+	assert_int_equal(ca_base64_decode("aGVsbG8=", 8, &out, &size), 0);
+	assert_int_equal(size, 5);
+	assert_memory_equal(out, "hello", 5);
+	free(out);
+
+	assert_int_equal(ca_base64_decode("aGVs\r\nbG8", 9, &out, &size), 0);
+	assert_int_equal(size, 5);
+	free(out);
+
+	assert_int_equal(ca_base64_decode("aGVsbG8==", 9, &out, &size), -EINVAL);
+	assert_int_equal(ca_base64_decode("a", 1, &out, &size), -EINVAL);
+	assert_int_equal(ca_base64_decode("aG=s", 4, &out, &size), -EINVAL);
+	assert_int_equal(ca_base64_decode("!!!!", 4, &out, &size), -EINVAL);
+	assert_int_equal(ca_base64_decode("", 0, &out, &size), -EINVAL);
+}
+
+static void duration_parse_cases(void **state)
+{
+	(void)state;
+	int64_t seconds = 0;
+
+	assert_int_equal(ca_parse_duration("90", &seconds), 0);
+	assert_int_equal(seconds, 90);
+	assert_int_equal(ca_parse_duration("15m", &seconds), 0);
+	assert_int_equal(seconds, 900);
+	assert_int_equal(ca_parse_duration("24h", &seconds), 0);
+	assert_int_equal(seconds, 86400);
+	assert_int_equal(ca_parse_duration("7d", &seconds), 0);
+	assert_int_equal(seconds, 7 * 86400);
+	assert_int_equal(ca_parse_duration("0", &seconds), -EINVAL);
+	assert_int_equal(ca_parse_duration("-5m", &seconds), -EINVAL);
+	assert_int_equal(ca_parse_duration("5w", &seconds), -EINVAL);
+	assert_int_equal(ca_parse_duration("h", &seconds), -EINVAL);
+}
+
+static void san_normalize_cases(void **state)
+{
+	(void)state;
+	char out[CA_SAN_TEXT_MAX];
+
+	assert_int_equal(ca_san_normalize("Node1.Example", out, NULL), 0);
+	assert_string_equal(out, "DNS:node1.example");
+	assert_int_equal(ca_san_normalize("10.0.0.1", out, NULL), 0);
+	assert_string_equal(out, "IP:10.0.0.1");
+	assert_int_equal(ca_san_normalize("IP:0:0::1", out, NULL), 0);
+	assert_string_equal(out, "IP:::1");
+	assert_int_equal(ca_san_normalize("spiffe://coffer/node/a", out, NULL), 0);
+	assert_string_equal(out, "URI:spiffe://coffer/node/a");
+	assert_int_equal(ca_san_normalize("DNS:bad name", out, NULL), -EINVAL);
+	assert_int_equal(ca_san_normalize("*.example", out, NULL), -EINVAL);
+	assert_int_equal(ca_san_normalize("IP:300.1.1.1", out, NULL), -EINVAL);
+	assert_int_equal(ca_san_normalize("URI:noscheme", out, NULL), -EINVAL);
+	assert_int_equal(ca_san_normalize("", out, NULL), -EINVAL);
+}
+
+static void csr_parse_and_policy(void **state)
+{
+	(void)state;
+	struct cf_error err = { 0 };
+	X509_REQ *req = NULL;
+	size_t size = 0;
+	const char *allowed[] = { "DNS:a.test", "IP:127.0.0.1" };
+
+	uint8_t *der = make_csr("P-256", "a.test", "DNS:a.test,IP:127.0.0.1", &size, NULL);
+	assert_int_equal(ca_csr_parse(der, size, &req, &err), 0);
+	assert_int_equal(ca_policy_check(req, allowed, 2, &err), 0);
+	assert_int_equal(ca_policy_check(req, allowed, 1, &err), -EPERM);
+	X509_REQ_free(req);
+
+	// A flipped byte in the signature must fail proof of possession.
+	der[size - 3] ^= 0x01;
+	cf_error_reset(&err);
+	assert_int_equal(ca_csr_parse(der, size, &req, &err), -EINVAL);
+	free(der);
+
+	der = make_csr("P-256", "other.test", "DNS:a.test", &size, NULL);
+	assert_int_equal(ca_csr_parse(der, size, &req, &err), 0);
+	cf_error_reset(&err);
+	assert_int_equal(ca_policy_check(req, allowed, 2, &err), -EPERM);
+	assert_non_null(strstr(err.message, "other.test"));
+	X509_REQ_free(req);
+	free(der);
+
+	der = make_csr("P-384", NULL, "DNS:a.test", &size, NULL);
+	assert_int_equal(ca_csr_parse(der, size, &req, &err), 0);
+	assert_int_equal(ca_policy_check(req, allowed, 2, &err), 0);
+	X509_REQ_free(req);
+	free(der);
+
+	der = make_csr("P-521", "a.test", "DNS:a.test", &size, NULL);
+	cf_error_reset(&err);
+	assert_int_equal(ca_csr_parse(der, size, &req, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "secp521r1"));
+	free(der);
+
+	der = make_csr("P-256", "a.test", NULL, &size, NULL);
+	assert_int_equal(ca_csr_parse(der, size, &req, &err), 0);
+	cf_error_reset(&err);
+	assert_int_equal(ca_policy_check(req, allowed, 2, &err), -EINVAL);
+	X509_REQ_free(req);
+	free(der);
+
+	der = make_csr("P-256", "a.test", "email:x@a.test", &size, NULL);
+	assert_int_equal(ca_csr_parse(der, size, &req, &err), 0);
+	assert_int_equal(ca_policy_check(req, allowed, 2, &err), -EPERM);
+	X509_REQ_free(req);
+	free(der);
+
+	uint8_t junk[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
+	assert_int_equal(ca_csr_parse(junk, sizeof(junk), &req, &err), -EINVAL);
+}
+
+static void init_rejects_existing(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_error err = { 0 };
+	char path[128];
+	struct stat st;
+
+	assert_int_equal(ca_init(f->dir, "again", &err), -EEXIST);
+	snprintf(path, sizeof(path), "%s/ca.key", f->dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	snprintf(path, sizeof(path), "%s/root.key", f->dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+static void enroll_issues_per_policy(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_error err = { 0 };
+	char token[CA_TOKEN_TEXT_SIZE];
+	size_t size = 0;
+	X509 *cert = NULL;
+
+	create_token(f->ca, "DNS:node.test", 600, 0, token);
+	uint8_t *der = make_csr("P-256", NULL, "DNS:node.test", &size, NULL);
+	assert_int_equal(ca_enroll(f->ca, token, der, size, &cert, &err), 0);
+
+	// CN filled from the SAN, 24 h lifetime plus the backdating.
+	char cn[64];
+	X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+	assert_string_equal(cn, "node.test");
+	int days = 0, seconds = 0;
+	ASN1_TIME_diff(&days, &seconds, X509_get0_notBefore(cert), X509_get0_notAfter(cert));
+	assert_int_equal(days * 86400 + seconds, 86400 + CA_BACKDATE);
+	assert_int_equal(X509_get_key_usage(cert), KU_DIGITAL_SIGNATURE);
+	assert_int_equal(X509_get_extended_key_usage(cert), XKU_SSL_SERVER | XKU_SSL_CLIENT);
+	assert_int_equal(X509_check_issued(ca_issuer_cert(f->ca), cert), X509_V_OK);
+	assert_int_equal(ca_check_client_cert(f->ca, cert, NULL, &err), 0);
+	X509_free(cert);
+
+	// One-time: the same token again is rejected.
+	cf_error_reset(&err);
+	assert_int_equal(ca_enroll(f->ca, token, der, size, &cert, &err), -EACCES);
+	assert_non_null(strstr(err.message, "already used"));
+
+	// A wrong secret for a known id is rejected.
+	create_token(f->ca, "DNS:node.test", 600, 0, token);
+	char forged[CA_TOKEN_TEXT_SIZE];
+	strcpy(forged, token);
+	forged[strlen(forged) - 1] = forged[strlen(forged) - 1] == '0' ? '1' : '0';
+	cf_error_reset(&err);
+	assert_int_equal(ca_enroll(f->ca, forged, der, size, &cert, &err), -EACCES);
+	assert_non_null(strstr(err.message, "wrong secret"));
+	assert_int_equal(ca_enroll(f->ca, "not-a-token", der, size, &cert, &err), -EACCES);
+	free(der);
+}
+
+static void enroll_token_expiry(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_error err = { 0 };
+	char token[CA_TOKEN_TEXT_SIZE];
+	size_t size = 0;
+	X509 *cert = NULL;
+
+	create_token(f->ca, "DNS:late.test", 1, 0, token);
+	uint8_t *der = make_csr("P-256", "late.test", "DNS:late.test", &size, NULL);
+	sleep(2);
+	assert_int_equal(ca_enroll(f->ca, token, der, size, &cert, &err), -EACCES);
+	assert_non_null(strstr(err.message, "expired"));
+	free(der);
+}
+
+static void reenroll_revoke_and_crl(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_error err = { 0 };
+	char token[CA_TOKEN_TEXT_SIZE], serial[CA_SERIAL_HEX_SIZE];
+	size_t size = 0;
+	X509 *cert = NULL, *renewed = NULL;
+
+	create_token(f->ca, "URI:spiffe://coffer/node/r", 600, 3600, token);
+	uint8_t *der = make_csr("P-256", NULL, "URI:spiffe://coffer/node/r", &size, NULL);
+	assert_int_equal(ca_enroll(f->ca, token, der, size, &cert, &err), 0);
+	free(der);
+
+	der = make_csr("RSA", "spiffe://coffer/node/r", "URI:spiffe://coffer/node/r", &size, NULL);
+	assert_int_equal(ca_reenroll(f->ca, cert, NULL, der, size, &renewed, &err), 0);
+	free(der);
+	int days = 0, seconds = 0;
+	ASN1_TIME_diff(&days, &seconds, X509_get0_notBefore(renewed), X509_get0_notAfter(renewed));
+	assert_int_equal(days * 86400 + seconds, 3600 + CA_BACKDATE);
+
+	der = make_csr("P-256", NULL, "URI:spiffe://coffer/node/other", &size, NULL);
+	cf_error_reset(&err);
+	X509 *unused = NULL;
+	assert_int_equal(ca_reenroll(f->ca, renewed, NULL, der, size, &unused, &err), -EPERM);
+	assert_null(unused);
+	free(der);
+
+	ASN1_INTEGER *raw = X509_get_serialNumber(renewed);
+	BIGNUM *bn = ASN1_INTEGER_to_BN(raw, NULL);
+	char *hex = BN_bn2hex(bn);
+	snprintf(serial, sizeof(serial), "%s", hex);
+	OPENSSL_free(hex);
+	BN_free(bn);
+	assert_int_equal(ca_revoke(f->ca, serial, &err), 0);
+	assert_int_equal(ca_revoke(f->ca, serial, &err), -EALREADY);
+	assert_int_equal(ca_revoke(f->ca, "abc", &err), -ENOENT);
+	assert_int_equal(ca_revoke(f->ca, "xyz", &err), -EINVAL);
+	cf_error_reset(&err);
+	assert_int_equal(ca_check_client_cert(f->ca, renewed, NULL, &err), -EACCES);
+	assert_non_null(strstr(err.message, "revoked"));
+
+	uint8_t *crl_der = NULL;
+	size_t crl_size = 0;
+	assert_int_equal(ca_crl_der(f->ca, &crl_der, &crl_size, &err), 0);
+	const unsigned char *p = crl_der;
+	X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)crl_size);
+	assert_non_null(crl);
+	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(ca_issuer_cert(f->ca))), 1);
+	X509_REVOKED *entry = NULL;
+	assert_int_equal(X509_CRL_get0_by_serial(crl, &entry, X509_get_serialNumber(renewed)), 1);
+	X509_CRL_free(crl);
+	free(crl_der);
+
+	X509_free(cert);
+	X509_free(renewed);
+}
+
+static void cacerts_and_audit(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_error err = { 0 };
+	uint8_t *der = NULL;
+	size_t size = 0;
+
+	assert_int_equal(ca_cacerts_der(f->ca, &der, &size, &err), 0);
+	const unsigned char *p = der;
+	PKCS7 *p7 = d2i_PKCS7(NULL, &p, (long)size);
+	assert_non_null(p7);
+	assert_true(PKCS7_type_is_signed(p7));
+	assert_int_equal(sk_X509_num(p7->d.sign->cert), 2);
+	PKCS7_free(p7);
+	free(der);
+
+	int64_t records = 0, first_broken = 0;
+	assert_int_equal(ca_audit_verify(f->ca, &records, &first_broken, &err), 0);
+	// ca init, tokens, issuances and revocations were all recorded.
+	assert_true(records >= 8);
+}
+
+static int count_certs(const struct ca_cert_info *info, void *arg)
+{
+	(*(int *)arg)++;
+	assert_int_equal(strlen(info->serial), CA_SERIAL_HEX_SIZE - 1);
+	return 0;
+}
+
+static void list_shows_issued(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_error err = { 0 };
+	int count = 0;
+
+	assert_int_equal(ca_list(f->ca, count_certs, &count, &err), 0);
+	assert_int_equal(count, 3);
+}
+
+int main(void)
+{
+	const struct CMUnitTest helpers[] = {
+		cmocka_unit_test(base64_decode_cases),
+		cmocka_unit_test(duration_parse_cases),
+		cmocka_unit_test(san_normalize_cases),
+		cmocka_unit_test(csr_parse_and_policy),
+	};
+	// These share one CA and run in order: the later ones count what the
+	// earlier ones issued.
+	const struct CMUnitTest issuance[] = {
+		cmocka_unit_test(init_rejects_existing),
+		cmocka_unit_test(enroll_issues_per_policy),
+		cmocka_unit_test(enroll_token_expiry),
+		cmocka_unit_test(reenroll_revoke_and_crl),
+		cmocka_unit_test(cacerts_and_audit),
+		cmocka_unit_test(list_shows_issued),
+	};
+	int failed = cmocka_run_group_tests_name("ca helpers", helpers, NULL, NULL);
+	failed += cmocka_run_group_tests_name("ca issuance", issuance, setup_ca, teardown_ca);
+	return failed;
+}
