@@ -117,7 +117,9 @@ int ca_policy_check(X509_REQ *req, const char *const *allowed, size_t allowed_co
 		    struct cf_error *err);
 
 // Issues a certificate for a new enrollment authorized by token (the text
-// printed by ca_token_create). The token is consumed in the same
+// printed by ca_token_create). The certificate is meant to be encoded and
+// sent: its public key is kept as bytes, so X509_get0_pubkey returns NULL
+// until the DER is parsed again. The token is consumed in the same
 // transaction that records the certificate and its audit record. Returns
 // -EACCES for an unknown, used or expired token, -EPERM for a request the
 // token does not allow, -EINVAL for a malformed request.

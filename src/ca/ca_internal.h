@@ -22,6 +22,7 @@ struct ca {
 	X509 *root;
 	X509 *issuer;
 	EVP_PKEY *issuer_key;
+	const EVP_MD *issuer_digest;
 	// Root and intermediate, for verifying client certificates.
 	X509_STORE *trust;
 	int64_t lifetime;
@@ -54,8 +55,13 @@ struct ca_cert_spec {
 	const char *cn;
 	const struct ca_san_list *sans; // NULL for CA certificates
 	EVP_PKEY *public_key;
+	// When set, the subject key is copied from here instead of encoding
+	// public_key, which OpenSSL 3.0 does through its slow encoder search.
+	X509_PUBKEY *public_key_info;
 	X509 *issuer;                   // NULL for a self-signed root
 	EVP_PKEY *signing_key;
+	// Digest for the signature; NULL picks one from signing_key.
+	const EVP_MD *digest;
 	int64_t not_before;
 	int64_t not_after;
 	bool is_ca;
@@ -64,6 +70,9 @@ struct ca_cert_spec {
 };
 
 int ca_key_generate(enum ca_key_type type, EVP_PKEY **out, struct cf_error *err);
+
+// Returns the digest to sign with key: SHA-384 for P-384, SHA-256 otherwise.
+const EVP_MD *ca_signing_digest(EVP_PKEY *key);
 
 // Builds and signs a certificate with a fresh random serial.
 int ca_cert_build(const struct ca_cert_spec *spec, X509 **out, struct cf_error *err);

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -551,6 +552,10 @@ int ca_serve(struct ca *ca, const struct ca_server_options *options, struct cf_e
 				  strerror(errno));
 		goto out;
 	}
+	// Accepted sockets inherit TCP_NODELAY from the listener on Linux. Without
+	// it, a reply split over two segments waits for the client's delayed ACK.
+	int one = 1;
+	setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (options->port_file != NULL) {
 		rc = write_port_file(options->port_file, evhttp_bound_socket_get_fd(bound), err);
 		if (rc != 0)

@@ -15,6 +15,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/asn1t.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/rsa.h>
 
 // Largest RSA modulus accepted, which bounds the cost of verifying a request.
@@ -23,19 +26,29 @@
 #define TOKEN_ID_HEX 16
 #define TOKEN_SECRET_HEX 64
 
-static int check_public_key(EVP_PKEY *key, struct cf_error *err)
+// Checks the key type from the subjectPublicKeyInfo's algorithm identifier,
+// which is cheaper than asking the EVP_PKEY for its parameters.
+static int check_public_key(X509_REQ *req, EVP_PKEY *key, struct cf_error *err)
 {
-	if (EVP_PKEY_is_a(key, "EC")) {
-		char group[32] = "";
-		size_t len = 0;
-		if (!EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof(group), &len))
+	ASN1_OBJECT *algorithm = NULL;
+	X509_ALGOR *params = NULL;
+	X509_PUBKEY_get0_param(&algorithm, NULL, NULL, &params, X509_REQ_get_X509_PUBKEY(req));
+	int nid = OBJ_obj2nid(algorithm);
+
+	if (nid == NID_X9_62_id_ecPublicKey) {
+		const void *curve = NULL;
+		int type = V_ASN1_UNDEF;
+		X509_ALGOR_get0(NULL, &type, &curve, params);
+		int curve_nid = type == V_ASN1_OBJECT ? OBJ_obj2nid(curve) : NID_undef;
+		if (curve_nid == NID_undef)
 			return cf_error_set(err, -EINVAL, "the request's EC key has no named curve");
-		if (strcmp(group, "prime256v1") != 0 && strcmp(group, "secp384r1") != 0)
+		if (curve_nid != NID_X9_62_prime256v1 && curve_nid != NID_secp384r1)
 			return cf_error_set(err, -EINVAL,
-					    "EC curve %s is not accepted (use P-256 or P-384)", group);
+					    "EC curve %s is not accepted (use P-256 or P-384)",
+					    OBJ_nid2sn(curve_nid));
 		return 0;
 	}
-	if (EVP_PKEY_is_a(key, "RSA")) {
+	if (nid == NID_rsaEncryption) {
 		int bits = EVP_PKEY_get_bits(key);
 		if (bits < 2048 || bits > CA_RSA_MAX_BITS)
 			return cf_error_set(err, -EINVAL,
@@ -48,13 +61,206 @@ static int check_public_key(EVP_PKEY *key, struct cf_error *err)
 			    EVP_PKEY_get0_type_name(key) != NULL ? EVP_PKEY_get0_type_name(key) : "unknown");
 }
 
+// ---- fast path for ECDSA requests ----------------------------------------
+//
+// OpenSSL 3.0's d2i_X509_REQ turns the public key into an EVP_PKEY through
+// its decoder search, which costs several times an ECDSA verification. For
+// EC keys, the request is parsed here with templates that keep the key as
+// bytes, the key is imported with EVP_PKEY_fromdata (which checks that the
+// point is on the curve) and the signature is verified over the DER of
+// certificationRequestInfo as received. Other keys take d2i_X509_REQ.
+
+typedef struct {
+	X509_ALGOR *algorithm;
+	ASN1_BIT_STRING *public_key;
+} CA_SPKI;
+
+ASN1_SEQUENCE(CA_SPKI) = {
+	ASN1_SIMPLE(CA_SPKI, algorithm, X509_ALGOR),
+	ASN1_SIMPLE(CA_SPKI, public_key, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(CA_SPKI)
+
+typedef struct {
+	ASN1_INTEGER *version;
+	X509_NAME *subject;
+	CA_SPKI *spki;
+	STACK_OF(X509_ATTRIBUTE) *attributes;
+} CA_REQ_INFO;
+
+ASN1_SEQUENCE(CA_REQ_INFO) = {
+	ASN1_SIMPLE(CA_REQ_INFO, version, ASN1_INTEGER),
+	ASN1_SIMPLE(CA_REQ_INFO, subject, X509_NAME),
+	ASN1_SIMPLE(CA_REQ_INFO, spki, CA_SPKI),
+	ASN1_IMP_SET_OF(CA_REQ_INFO, attributes, X509_ATTRIBUTE, 0),
+} static_ASN1_SEQUENCE_END(CA_REQ_INFO)
+
+typedef struct {
+	CA_REQ_INFO *info;
+	X509_ALGOR *signature_algorithm;
+	ASN1_BIT_STRING *signature;
+} CA_REQ;
+
+ASN1_SEQUENCE(CA_REQ) = {
+	ASN1_SIMPLE(CA_REQ, info, CA_REQ_INFO),
+	ASN1_SIMPLE(CA_REQ, signature_algorithm, X509_ALGOR),
+	ASN1_SIMPLE(CA_REQ, signature, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(CA_REQ)
+
+// Finds the DER of the first element inside the outer SEQUENCE.
+static int signed_span(const uint8_t *der, size_t size, const uint8_t **start, size_t *length)
+{
+	const unsigned char *p = der;
+	long content = 0;
+	int tag = 0, xclass = 0;
+
+	if (ASN1_get_object(&p, &content, &tag, &xclass, (long)size) & 0x80)
+		return -EINVAL;
+	const unsigned char *info = p;
+	if (ASN1_get_object(&p, &content, &tag, &xclass, (long)(der + size - p)) & 0x80)
+		return -EINVAL;
+	*start = info;
+	*length = (size_t)(p - info) + (size_t)content;
+	return 0;
+}
+
+static EVP_PKEY *import_ec_key(const char *group, const ASN1_BIT_STRING *bits)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY *key = NULL;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0),
+		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+						  (void *)ASN1_STRING_get0_data(bits),
+						  (size_t)ASN1_STRING_length(bits)),
+		OSSL_PARAM_construct_end(),
+	};
+	if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		key = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	return key;
+}
+
+// Builds an X509_REQ with the parsed subject, key info and attributes, for
+// the policy code. It carries no signature: the caller verified it.
+static X509_REQ *rebuild_request(const CA_REQ_INFO *info)
+{
+	X509_REQ *req = X509_REQ_new();
+	if (req == NULL || !X509_REQ_set_version(req, X509_REQ_VERSION_1) ||
+	    !X509_REQ_set_subject_name(req, info->subject))
+		goto fail;
+
+	const ASN1_OBJECT *curve = NULL;
+	int type = V_ASN1_UNDEF;
+	X509_ALGOR_get0(NULL, &type, (const void **)&curve, info->spki->algorithm);
+	ASN1_OBJECT *algorithm = OBJ_nid2obj(NID_X9_62_id_ecPublicKey);
+	ASN1_OBJECT *curve_copy = OBJ_dup(curve);
+	int key_len = ASN1_STRING_length(info->spki->public_key);
+	unsigned char *key = OPENSSL_memdup(ASN1_STRING_get0_data(info->spki->public_key),
+					    (size_t)key_len);
+	if (curve_copy == NULL || key == NULL ||
+	    !X509_PUBKEY_set0_param(X509_REQ_get_X509_PUBKEY(req), algorithm, V_ASN1_OBJECT,
+				    curve_copy, key, key_len)) {
+		ASN1_OBJECT_free(curve_copy);
+		OPENSSL_free(key);
+		goto fail;
+	}
+	for (int i = 0; i < sk_X509_ATTRIBUTE_num(info->attributes); i++) {
+		if (!X509_REQ_add1_attr(req, sk_X509_ATTRIBUTE_value(info->attributes, i)))
+			goto fail;
+	}
+	return req;
+fail:
+	X509_REQ_free(req);
+	return NULL;
+}
+
+// Returns 1 when the request was handled here (*out set, or an error
+// recorded in rc), 0 when it must take the general path.
+static int parse_ec_request(const uint8_t *der, size_t size, X509_REQ **out, int *rc,
+			    struct cf_error *err)
+{
+	const unsigned char *p = der;
+	CA_REQ *parsed = (CA_REQ *)ASN1_item_d2i(NULL, &p, (long)size, ASN1_ITEM_rptr(CA_REQ));
+	EVP_PKEY *key = NULL;
+	EVP_MD_CTX *md = NULL;
+	int handled = 0;
+
+	if (parsed == NULL || p != der + size ||
+	    OBJ_obj2nid(parsed->info->spki->algorithm->algorithm) != NID_X9_62_id_ecPublicKey)
+		goto out;
+	const ASN1_OBJECT *curve = NULL;
+	int type = V_ASN1_UNDEF;
+	X509_ALGOR_get0(NULL, &type, (const void **)&curve, parsed->info->spki->algorithm);
+	int curve_nid = type == V_ASN1_OBJECT ? OBJ_obj2nid(curve) : NID_undef;
+	const char *group = curve_nid == NID_X9_62_prime256v1 ? "P-256"
+			    : curve_nid == NID_secp384r1   ? "P-384"
+							   : NULL;
+	// Other curves take the general path, which rejects them with a message.
+	if (group == NULL)
+		goto out;
+
+	handled = 1;
+	const EVP_MD *digest = NULL;
+	switch (OBJ_obj2nid(parsed->signature_algorithm->algorithm)) {
+	case NID_ecdsa_with_SHA256:
+		digest = EVP_sha256();
+		break;
+	case NID_ecdsa_with_SHA384:
+		digest = EVP_sha384();
+		break;
+	case NID_ecdsa_with_SHA512:
+		digest = EVP_sha512();
+		break;
+	default:
+		*rc = cf_error_set(err, -EINVAL, "the request's signature algorithm is not ECDSA with SHA-2");
+		goto out;
+	}
+	long version = ASN1_INTEGER_get(parsed->info->version);
+	if (version != 0) {
+		*rc = cf_error_set(err, -EINVAL, "the request has version %ld (expected 0)", version);
+		goto out;
+	}
+
+	const uint8_t *signed_data = NULL;
+	size_t signed_size = 0;
+	key = import_ec_key(group, parsed->info->spki->public_key);
+	md = EVP_MD_CTX_new();
+	if (key == NULL) {
+		*rc = cf_error_set(err, -EINVAL, "the request's %s public key is invalid", group);
+		goto out;
+	}
+	if (md == NULL || signed_span(der, size, &signed_data, &signed_size) != 0 ||
+	    EVP_DigestVerifyInit(md, NULL, digest, NULL, key) != 1 ||
+	    EVP_DigestVerify(md, ASN1_STRING_get0_data(parsed->signature),
+			     (size_t)ASN1_STRING_length(parsed->signature), signed_data,
+			     signed_size) != 1) {
+		ERR_clear_error();
+		*rc = cf_error_set(err, -EINVAL,
+				   "the request's signature does not verify with its public key");
+		goto out;
+	}
+	*out = rebuild_request(parsed->info);
+	*rc = *out != NULL ? 0 : -ENOMEM;
+out:
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(key);
+	ASN1_item_free((ASN1_VALUE *)parsed, ASN1_ITEM_rptr(CA_REQ));
+	ERR_clear_error();
+	return handled;
+}
+
 int ca_csr_parse(const uint8_t *der, size_t size, X509_REQ **out, struct cf_error *err)
 {
 	const unsigned char *p = der;
+	int rc = 0;
 
 	if (size == 0 || size > CA_REQUEST_MAX)
 		return cf_error_set(err, -EINVAL, "the request is empty or larger than %d bytes",
 				    CA_REQUEST_MAX);
+	if (parse_ec_request(der, size, out, &rc, err))
+		return rc;
+
 	X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)size);
 	if (req == NULL)
 		return cf_error_set(err, -EINVAL, "the body is not a DER PKCS#10 request");
@@ -65,7 +271,7 @@ int ca_csr_parse(const uint8_t *der, size_t size, X509_REQ **out, struct cf_erro
 	}
 
 	EVP_PKEY *key = X509_REQ_get0_pubkey(req);
-	int rc = key != NULL ? check_public_key(key, err)
+	rc = key != NULL ? check_public_key(req, key, err)
 			     : cf_error_set(err, -EINVAL, "the request's public key cannot be read");
 	if (rc == 0 && X509_REQ_verify(req, key) != 1)
 		rc = cf_error_set(err, -EINVAL,
@@ -195,9 +401,10 @@ static int issue(struct ca *ca, X509_REQ *req, const char *cn, const struct ca_s
 	struct ca_cert_spec spec = {
 		.cn = cn,
 		.sans = sans,
-		.public_key = X509_REQ_get0_pubkey(req),
+		.public_key_info = X509_REQ_get_X509_PUBKEY(req),
 		.issuer = ca->issuer,
 		.signing_key = ca->issuer_key,
+		.digest = ca->issuer_digest,
 		.not_before = now - CA_BACKDATE,
 		.not_after = not_after,
 		.profile = profile,

@@ -270,6 +270,7 @@ int ca_open(const struct ca_options *options, struct ca **out, struct cf_error *
 		goto fail;
 	}
 
+	ca->issuer_digest = ca_signing_digest(ca->issuer_key);
 	ca->trust = X509_STORE_new();
 	if (ca->trust == NULL || !X509_STORE_add_cert(ca->trust, ca->root) ||
 	    !X509_STORE_add_cert(ca->trust, ca->issuer)) {

@@ -49,8 +49,7 @@ int ca_key_generate(enum ca_key_type type, EVP_PKEY **out, struct cf_error *err)
 	return 0;
 }
 
-// Digest for signing with key: SHA-384 for P-384 keys, SHA-256 otherwise.
-static const EVP_MD *signing_digest(EVP_PKEY *key)
+const EVP_MD *ca_signing_digest(EVP_PKEY *key)
 {
 	char group[32];
 	size_t len = 0;
@@ -226,6 +225,51 @@ static int set_random_serial(X509 *cert)
 	return rc;
 }
 
+// Copies algorithm and key bits of the request's subjectPublicKeyInfo into
+// the certificate, so no EVP_PKEY has to be encoded again.
+static int copy_public_key_info(X509 *cert, X509_PUBKEY *from)
+{
+	ASN1_OBJECT *algorithm = NULL;
+	const unsigned char *key = NULL;
+	int key_len = 0;
+	X509_ALGOR *params = NULL;
+
+	if (!X509_PUBKEY_get0_param(&algorithm, &key, &key_len, &params, from))
+		return -EINVAL;
+
+	const ASN1_OBJECT *param_object = NULL;
+	const void *param_value = NULL;
+	int param_type = V_ASN1_UNDEF;
+	X509_ALGOR_get0(&param_object, &param_type, &param_value, params);
+
+	void *value = NULL;
+	if (param_type == V_ASN1_OBJECT) {
+		value = OBJ_dup(param_value);
+		if (value == NULL)
+			return -ENOMEM;
+	} else if (param_type != V_ASN1_NULL && param_type != V_ASN1_UNDEF) {
+		return -EINVAL;
+	}
+	unsigned char *key_copy = OPENSSL_memdup(key, (size_t)key_len);
+	ASN1_OBJECT *algorithm_copy = OBJ_dup(algorithm);
+	if (key_copy == NULL || algorithm_copy == NULL ||
+	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), algorithm_copy, param_type, value,
+				    key_copy, key_len)) {
+		OPENSSL_free(key_copy);
+		ASN1_OBJECT_free(algorithm_copy);
+		ASN1_OBJECT_free(value);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int set_public_key(X509 *cert, const struct ca_cert_spec *spec)
+{
+	if (spec->public_key_info != NULL)
+		return copy_public_key_info(cert, spec->public_key_info);
+	return X509_set_pubkey(cert, spec->public_key) == 1 ? 0 : -EIO;
+}
+
 int ca_cert_build(const struct ca_cert_spec *spec, X509 **out, struct cf_error *err)
 {
 	X509 *cert = X509_new();
@@ -247,7 +291,7 @@ int ca_cert_build(const struct ca_cert_spec *spec, X509 **out, struct cf_error *
 	    !X509_set_subject_name(cert, subject) ||
 	    !X509_set_issuer_name(cert, spec->issuer != NULL ? X509_get_subject_name(spec->issuer)
 							      : subject) ||
-	    !X509_set_pubkey(cert, spec->public_key) ||
+	    set_public_key(cert, spec) != 0 ||
 	    ASN1_TIME_set(X509_getm_notBefore(cert), (time_t)spec->not_before) == NULL ||
 	    ASN1_TIME_set(X509_getm_notAfter(cert), (time_t)spec->not_after) == NULL)
 		goto out;
@@ -259,7 +303,8 @@ int ca_cert_build(const struct ca_cert_spec *spec, X509 **out, struct cf_error *
 	    (add_extended_key_usage(cert, spec->profile) != 0 || add_sans(cert, spec->sans) != 0))
 		goto out;
 
-	if (X509_sign(cert, spec->signing_key, signing_digest(spec->signing_key)) <= 0)
+	const EVP_MD *digest = spec->digest != NULL ? spec->digest : ca_signing_digest(spec->signing_key);
+	if (X509_sign(cert, spec->signing_key, digest) <= 0)
 		goto out;
 	*out = cert;
 	cert = NULL;

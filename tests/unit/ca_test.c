@@ -95,6 +95,20 @@ static uint8_t *make_csr(const char *curve_or_rsa, const char *cn, const char *s
 	return copy;
 }
 
+// Encodes and parses cert again, as a peer would receive it. Issued
+// certificates keep the public key as bytes until parsed.
+static X509 *reparse(X509 *cert)
+{
+	unsigned char *der = NULL;
+	int len = i2d_X509(cert, &der);
+	const unsigned char *p = der;
+	X509 *copy = d2i_X509(NULL, &p, len);
+	assert_non_null(copy);
+	OPENSSL_free(der);
+	X509_free(cert);
+	return copy;
+}
+
 static void create_token(struct ca *ca, const char *san, int64_t ttl, int64_t lifetime,
 			 char token[CA_TOKEN_TEXT_SIZE])
 {
@@ -252,6 +266,7 @@ static void enroll_issues_per_policy(void **state)
 	create_token(f->ca, "DNS:node.test", 600, 0, token);
 	uint8_t *der = make_csr("P-256", NULL, "DNS:node.test", &size, NULL);
 	assert_int_equal(ca_enroll(f->ca, token, der, size, &cert, &err), 0);
+	cert = reparse(cert);
 
 	// CN filled from the SAN, 24 h lifetime plus the backdating.
 	char cn[64];
@@ -310,10 +325,12 @@ static void reenroll_revoke_and_crl(void **state)
 	create_token(f->ca, "URI:spiffe://coffer/node/r", 600, 3600, token);
 	uint8_t *der = make_csr("P-256", NULL, "URI:spiffe://coffer/node/r", &size, NULL);
 	assert_int_equal(ca_enroll(f->ca, token, der, size, &cert, &err), 0);
+	cert = reparse(cert);
 	free(der);
 
 	der = make_csr("RSA", "spiffe://coffer/node/r", "URI:spiffe://coffer/node/r", &size, NULL);
 	assert_int_equal(ca_reenroll(f->ca, cert, NULL, der, size, &renewed, &err), 0);
+	renewed = reparse(renewed);
 	free(der);
 	int days = 0, seconds = 0;
 	ASN1_TIME_diff(&days, &seconds, X509_get0_notBefore(renewed), X509_get0_notAfter(renewed));
