@@ -180,6 +180,8 @@ struct ca_server_options {
 	const char *listen;
 	// When set, the bound port is written here after listening starts.
 	const char *port_file;
+	// Event-loop threads; 0 uses one per online CPU (at most 16).
+	int threads;
 };
 
 // Serves EST over HTTPS until SIGINT or SIGTERM:

@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -30,6 +31,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
 
 #include <openssl/err.h>
 
@@ -38,15 +40,32 @@
 #define EST_TIMEOUT 30
 #define EST_HEADERS_MAX (16 * 1024)
 
-struct est_server {
+#define EST_THREADS_MAX 16
+
+struct est_server;
+
+// One event loop with its own evhttp and CA handle (its own SQLite
+// connection). All workers accept on the same listening socket.
+struct est_worker {
+	struct est_server *server;
 	struct ca *ca;
 	struct event_base *base;
 	struct evhttp *http;
-	SSL_CTX *tls;
-	char host[256];
-	struct event *renew_timer;
+	pthread_t thread;
+	bool started;
 	int64_t issued;
 	int64_t rejected;
+};
+
+struct est_server {
+	// Worker 0's handle; it issues the server's own certificate.
+	struct ca *ca;
+	pthread_mutex_t tls_lock;
+	SSL_CTX *tls; // protected by tls_lock
+	char host[256];
+	struct event *renew_timer;
+	int worker_count;
+	struct est_worker workers[EST_THREADS_MAX];
 };
 
 static void log_rejection(struct evhttp_request *req, int status, const char *message)
@@ -65,7 +84,7 @@ static void log_rejection(struct evhttp_request *req, int status, const char *me
 	       cf_log_quote(quoted, sizeof(quoted), message));
 }
 
-static void send_error(struct est_server *server, struct evhttp_request *req, int status,
+static void send_error(struct est_worker *server, struct evhttp_request *req, int status,
 		       const char *reason, const char *message)
 {
 	struct evbuffer *body = evbuffer_new();
@@ -83,7 +102,7 @@ static void send_error(struct est_server *server, struct evhttp_request *req, in
 }
 
 // Maps a library error to an HTTP status, in this one place.
-static void send_failure(struct est_server *server, struct evhttp_request *req, int rc,
+static void send_failure(struct est_worker *server, struct evhttp_request *req, int rc,
 			 const struct cf_error *err)
 {
 	const char *message = cf_error_message(err, rc);
@@ -132,7 +151,7 @@ static bool method_is(struct evhttp_request *req, enum evhttp_cmd_type method)
 
 static void handle_cacerts(struct evhttp_request *req, void *arg)
 {
-	struct est_server *server = arg;
+	struct est_worker *server = arg;
 	struct cf_error err = { 0 };
 	uint8_t *der = NULL;
 	size_t size = 0;
@@ -152,7 +171,7 @@ static void handle_cacerts(struct evhttp_request *req, void *arg)
 
 static void handle_crl(struct evhttp_request *req, void *arg)
 {
-	struct est_server *server = arg;
+	struct est_worker *server = arg;
 	struct cf_error err = { 0 };
 	uint8_t *der = NULL;
 	size_t size = 0;
@@ -178,7 +197,7 @@ static void handle_crl(struct evhttp_request *req, void *arg)
 
 // Checks method and content type and decodes the base64 PKCS#10 body.
 // Sends the error reply itself and returns false on bad input.
-static bool read_request_body(struct est_server *server, struct evhttp_request *req,
+static bool read_request_body(struct est_worker *server, struct evhttp_request *req,
 			      uint8_t **der, size_t *size)
 {
 	if (!method_is(req, EVHTTP_REQ_POST)) {
@@ -249,7 +268,7 @@ static int read_token(struct evhttp_request *req, char *token)
 	return -EINVAL;
 }
 
-static void send_certificate(struct est_server *server, struct evhttp_request *req, X509 *cert,
+static void send_certificate(struct est_worker *server, struct evhttp_request *req, X509 *cert,
 			     const char *how)
 {
 	char serial[CA_SERIAL_HEX_SIZE], cn[256] = "", quoted[300];
@@ -273,7 +292,7 @@ static void send_certificate(struct est_server *server, struct evhttp_request *r
 
 static void handle_simpleenroll(struct evhttp_request *req, void *arg)
 {
-	struct est_server *server = arg;
+	struct est_worker *server = arg;
 	struct cf_error err = { 0 };
 	char token[CA_TOKEN_TEXT_SIZE];
 	uint8_t *der = NULL;
@@ -311,7 +330,7 @@ static SSL *request_ssl(struct evhttp_request *req)
 
 static void handle_simplereenroll(struct evhttp_request *req, void *arg)
 {
-	struct est_server *server = arg;
+	struct est_worker *server = arg;
 	struct cf_error err = { 0 };
 	uint8_t *der = NULL;
 	size_t size = 0;
@@ -337,7 +356,7 @@ static void handle_simplereenroll(struct evhttp_request *req, void *arg)
 
 static void handle_other(struct evhttp_request *req, void *arg)
 {
-	struct est_server *server = arg;
+	struct est_worker *server = arg;
 	char message[512];
 	snprintf(message, sizeof(message),
 		 "%.300s is not an EST endpoint (cacerts, simpleenroll, simplereenroll, /crl)",
@@ -416,8 +435,11 @@ static int build_tls(struct est_server *server, struct cf_error *err)
 		SSL_CTX_set0_CA_list(tls, names);
 	}
 
-	SSL_CTX_free(server->tls);
+	pthread_mutex_lock(&server->tls_lock);
+	SSL_CTX *old = server->tls;
 	server->tls = tls;
+	pthread_mutex_unlock(&server->tls_lock);
+	SSL_CTX_free(old);
 	tls = NULL;
 	rc = 0;
 out:
@@ -429,8 +451,10 @@ out:
 
 static struct bufferevent *make_tls_bufferevent(struct event_base *base, void *arg)
 {
-	struct est_server *server = arg;
-	SSL *ssl = SSL_new(server->tls);
+	struct est_worker *worker = arg;
+	pthread_mutex_lock(&worker->server->tls_lock);
+	SSL *ssl = SSL_new(worker->server->tls);
+	pthread_mutex_unlock(&worker->server->tls_lock);
 	if (ssl == NULL)
 		return NULL;
 	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
@@ -460,9 +484,9 @@ static void stop_on_signal(evutil_socket_t fd, short what, void *arg)
 {
 	struct est_server *server = arg;
 	(void)what;
-	cf_log(CF_LOG_INFO, "est.stop", "signal=%d issued=%lld rejected=%lld", (int)fd,
-	       (long long)server->issued, (long long)server->rejected);
-	event_base_loopexit(server->base, NULL);
+	cf_log(CF_LOG_INFO, "est.stopping", "signal=%d", (int)fd);
+	for (int i = 0; i < server->worker_count; i++)
+		event_base_loopexit(server->workers[i].base, NULL);
 }
 
 // Splits "HOST:PORT" or "[V6]:PORT".
@@ -513,83 +537,182 @@ static int write_port_file(const char *path, evutil_socket_t fd, struct cf_error
 	return ca_write_file(path, text, (size_t)n, 0644, err);
 }
 
+// Sets up one worker's event loop and HTTP routes, accepting on a
+// duplicate of listen_fd so that each evhttp closes its own descriptor.
+static int worker_init(struct est_worker *worker, evutil_socket_t listen_fd)
+{
+	worker->base = event_base_new();
+	worker->http = worker->base != NULL ? evhttp_new(worker->base) : NULL;
+	if (worker->http == NULL)
+		return -ENOMEM;
+	evhttp_set_bevcb(worker->http, make_tls_bufferevent, worker);
+	evhttp_set_max_body_size(worker->http, CA_REQUEST_MAX);
+	evhttp_set_max_headers_size(worker->http, EST_HEADERS_MAX);
+	evhttp_set_timeout(worker->http, EST_TIMEOUT);
+	evhttp_set_allowed_methods(worker->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	evhttp_set_cb(worker->http, EST_PREFIX "cacerts", handle_cacerts, worker);
+	evhttp_set_cb(worker->http, EST_PREFIX "simpleenroll", handle_simpleenroll, worker);
+	evhttp_set_cb(worker->http, EST_PREFIX "simplereenroll", handle_simplereenroll, worker);
+	evhttp_set_cb(worker->http, "/crl", handle_crl, worker);
+	evhttp_set_gencb(worker->http, handle_other, worker);
+
+	if (listen_fd < 0)
+		return 0;
+	int fd = dup(listen_fd);
+	if (fd < 0)
+		return -errno;
+	evutil_make_socket_nonblocking(fd);
+	if (evhttp_accept_socket_with_handle(worker->http, fd) == NULL) {
+		close(fd);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void *worker_run(void *arg)
+{
+	struct est_worker *worker = arg;
+	event_base_dispatch(worker->base);
+	return NULL;
+}
+
+static void worker_free(struct est_worker *worker, bool owns_ca)
+{
+	if (worker->http != NULL)
+		evhttp_free(worker->http);
+	if (worker->base != NULL)
+		event_base_free(worker->base);
+	if (owns_ca)
+		ca_close(worker->ca);
+}
+
+static int thread_count(int requested)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int count = requested > 0 ? requested : (cpus > 0 ? (int)cpus : 1);
+	return count > EST_THREADS_MAX ? EST_THREADS_MAX : count;
+}
+
 int ca_serve(struct ca *ca, const struct ca_server_options *options, struct cf_error *err)
 {
-	struct est_server server = { .ca = ca };
+	struct est_server *server = calloc(1, sizeof(*server));
 	struct event *on_int = NULL, *on_term = NULL;
 	uint16_t port = 0;
 	int rc;
 
-	if (parse_listen(options->listen, server.host, sizeof(server.host), &port) != 0)
-		return cf_error_set(err, -EINVAL,
-				    "listen address '%s' is invalid (expected HOST:PORT or [V6]:PORT)",
-				    options->listen);
-	signal(SIGPIPE, SIG_IGN);
-
-	rc = build_tls(&server, err);
-	if (rc != 0)
-		return rc;
-
-	rc = -ENOMEM;
-	server.base = event_base_new();
-	server.http = server.base != NULL ? evhttp_new(server.base) : NULL;
-	if (server.http == NULL)
+	if (server == NULL)
+		return -ENOMEM;
+	server->ca = ca;
+	pthread_mutex_init(&server->tls_lock, NULL);
+	if (parse_listen(options->listen, server->host, sizeof(server->host), &port) != 0) {
+		rc = cf_error_set(err, -EINVAL,
+				  "listen address '%s' is invalid (expected HOST:PORT or [V6]:PORT)",
+				  options->listen);
 		goto out;
-	evhttp_set_bevcb(server.http, make_tls_bufferevent, &server);
-	evhttp_set_max_body_size(server.http, CA_REQUEST_MAX);
-	evhttp_set_max_headers_size(server.http, EST_HEADERS_MAX);
-	evhttp_set_timeout(server.http, EST_TIMEOUT);
-	evhttp_set_allowed_methods(server.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-	evhttp_set_cb(server.http, EST_PREFIX "cacerts", handle_cacerts, &server);
-	evhttp_set_cb(server.http, EST_PREFIX "simpleenroll", handle_simpleenroll, &server);
-	evhttp_set_cb(server.http, EST_PREFIX "simplereenroll", handle_simplereenroll, &server);
-	evhttp_set_cb(server.http, "/crl", handle_crl, &server);
-	evhttp_set_gencb(server.http, handle_other, &server);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	// Worker threads stop each other's loops, which libevent allows only
+	// with its locking enabled.
+	if (evthread_use_pthreads() != 0) {
+		rc = cf_error_set(err, -EIO, "enabling libevent's thread support failed");
+		goto out;
+	}
 
-	struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(server.http, server.host, port);
+	rc = build_tls(server, err);
+	if (rc != 0)
+		goto out;
+
+	server->worker_count = thread_count(options->threads);
+	struct est_worker *first = &server->workers[0];
+	first->server = server;
+	first->ca = ca;
+	rc = worker_init(first, -1);
+	if (rc != 0)
+		goto out;
+	struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(first->http, server->host, port);
 	if (bound == NULL) {
 		rc = cf_error_set(err, -EADDRNOTAVAIL, "cannot listen on %s: %s", options->listen,
 				  strerror(errno));
 		goto out;
 	}
+	evutil_socket_t listen_fd = evhttp_bound_socket_get_fd(bound);
 	// Accepted sockets inherit TCP_NODELAY from the listener on Linux. Without
 	// it, a reply split over two segments waits for the client's delayed ACK.
 	int one = 1;
-	setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+	struct ca_options reopen = { .dir = ca->dir, .lifetime = ca->lifetime,
+				     .max_lifetime = ca->max_lifetime };
+	for (int i = 1; i < server->worker_count; i++) {
+		struct est_worker *worker = &server->workers[i];
+		worker->server = server;
+		rc = ca_open(&reopen, &worker->ca, err);
+		if (rc == 0)
+			rc = worker_init(worker, listen_fd);
+		if (rc != 0) {
+			cf_error_set(err, rc, "starting worker %d failed", i);
+			goto out;
+		}
+	}
+
 	if (options->port_file != NULL) {
-		rc = write_port_file(options->port_file, evhttp_bound_socket_get_fd(bound), err);
+		rc = write_port_file(options->port_file, listen_fd, err);
 		if (rc != 0)
 			goto out;
 	}
 
-	on_int = evsignal_new(server.base, SIGINT, stop_on_signal, &server);
-	on_term = evsignal_new(server.base, SIGTERM, stop_on_signal, &server);
-	server.renew_timer = evtimer_new(server.base, renew_tls, &server);
-	if (on_int == NULL || on_term == NULL || server.renew_timer == NULL) {
+	on_int = evsignal_new(first->base, SIGINT, stop_on_signal, server);
+	on_term = evsignal_new(first->base, SIGTERM, stop_on_signal, server);
+	server->renew_timer = evtimer_new(first->base, renew_tls, server);
+	if (on_int == NULL || on_term == NULL || server->renew_timer == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	evsignal_add(on_int, NULL);
 	evsignal_add(on_term, NULL);
 	struct timeval renew_in = { ca->lifetime * 2 / 3, 0 };
-	evtimer_add(server.renew_timer, &renew_in);
+	evtimer_add(server->renew_timer, &renew_in);
+
+	for (int i = 1; i < server->worker_count; i++) {
+		struct est_worker *worker = &server->workers[i];
+		int thread_rc = pthread_create(&worker->thread, NULL, worker_run, worker);
+		if (thread_rc != 0) {
+			rc = cf_error_set(err, -thread_rc, "cannot start worker thread %d: %s", i,
+					  strerror(thread_rc));
+			stop_on_signal(0, 0, server);
+			break;
+		}
+		worker->started = true;
+	}
 
 	char issuer_serial[CA_SERIAL_HEX_SIZE];
 	ca_serial_hex(ca->issuer, issuer_serial);
-	cf_log(CF_LOG_INFO, "est.start", "listen=%s dir=%s issuer_serial=%s lifetime=%llds",
-	       options->listen, ca->dir, issuer_serial, (long long)ca->lifetime);
-	rc = event_base_dispatch(server.base) < 0 ? -EIO : 0;
+	cf_log(CF_LOG_INFO, "est.start",
+	       "listen=%s dir=%s issuer_serial=%s lifetime=%llds threads=%d", options->listen,
+	       ca->dir, issuer_serial, (long long)ca->lifetime, server->worker_count);
+	if (rc == 0 && event_base_dispatch(first->base) < 0)
+		rc = -EIO;
+
+	int64_t issued = 0, rejected = 0;
+	for (int i = 0; i < server->worker_count; i++) {
+		if (server->workers[i].started)
+			pthread_join(server->workers[i].thread, NULL);
+		issued += server->workers[i].issued;
+		rejected += server->workers[i].rejected;
+	}
+	cf_log(CF_LOG_INFO, "est.stop", "issued=%lld rejected=%lld", (long long)issued,
+	       (long long)rejected);
 out:
 	if (on_int != NULL)
 		event_free(on_int);
 	if (on_term != NULL)
 		event_free(on_term);
-	if (server.renew_timer != NULL)
-		event_free(server.renew_timer);
-	if (server.http != NULL)
-		evhttp_free(server.http);
-	if (server.base != NULL)
-		event_base_free(server.base);
-	SSL_CTX_free(server.tls);
+	if (server->renew_timer != NULL)
+		event_free(server->renew_timer);
+	for (int i = 0; i < server->worker_count; i++)
+		worker_free(&server->workers[i], i > 0);
+	SSL_CTX_free(server->tls);
+	pthread_mutex_destroy(&server->tls_lock);
+	free(server);
 	return rc;
 }

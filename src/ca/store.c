@@ -14,6 +14,7 @@
 #include <coffer/crypto.h>
 
 #include <ctype.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,19 +104,35 @@ static int db_open(const char *dir, bool create, sqlite3 **out, struct cf_error 
 	return 0;
 }
 
+// Serialises write transactions of all handles in this process. Threads of
+// the EST server each own a handle; waiting on this mutex is far cheaper
+// than SQLite's busy handler, which sleeps in steps of milliseconds.
+// Other processes (the CLI) still meet the busy handler.
+static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+
 int ca_db_begin(struct ca *ca, struct cf_error *err)
 {
-	return db_exec(ca->db, "BEGIN IMMEDIATE", err);
+	pthread_mutex_lock(&write_lock);
+	int rc = db_exec(ca->db, "BEGIN IMMEDIATE", err);
+	if (rc != 0)
+		pthread_mutex_unlock(&write_lock);
+	return rc;
 }
 
 int ca_db_commit(struct ca *ca, struct cf_error *err)
 {
-	return db_exec(ca->db, "COMMIT", err);
+	int rc = db_exec(ca->db, "COMMIT", err);
+	// A failed COMMIT leaves the transaction open; ca_db_rollback ends it
+	// and releases the lock.
+	if (rc == 0)
+		pthread_mutex_unlock(&write_lock);
+	return rc;
 }
 
 void ca_db_rollback(struct ca *ca)
 {
 	sqlite3_exec(ca->db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_unlock(&write_lock);
 }
 
 int ca_init(const char *dir, const char *name, struct cf_error *err)

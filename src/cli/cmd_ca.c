@@ -124,6 +124,7 @@ static int ca_serve_command(int argc, char **argv)
 		{ "max-lifetime", required_argument, NULL, 'M' },
 		{ "port-file", required_argument, NULL, 'p' },
 		{ "log-level", required_argument, NULL, 'v' },
+		{ "threads", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -153,6 +154,14 @@ static int ca_serve_command(int argc, char **argv)
 		case 'p':
 			server.port_file = optarg;
 			break;
+		case 'T': {
+			char *end = NULL;
+			long threads = strtol(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || threads < 1 || threads > 16)
+				return cli_usage_error("--threads '%s' is invalid; use 1 to 16", optarg);
+			server.threads = (int)threads;
+			break;
+		}
 		case 'v':
 			if (cf_log_parse_level(optarg, &level) != 0)
 				return cli_usage_error("--log-level '%s' is invalid; use debug, info, warn or error",
@@ -167,6 +176,7 @@ static int ca_serve_command(int argc, char **argv)
 			       "  --lifetime D         default certificate lifetime (default 24h)\n"
 			       "  --max-lifetime D     longest lifetime a token may set (default 7d)\n"
 			       "  --port-file FILE     write the bound port to FILE\n"
+			       "  --threads N          event-loop threads (default: one per CPU, at most 16)\n"
 			       "  --log-level LEVEL    debug, info, warn or error (default info)\n"
 			       "Durations take s, m, h or d, for example 90s or 24h.\n",
 			       CA_DEFAULT_DIR);
