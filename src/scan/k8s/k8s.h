@@ -128,6 +128,7 @@ struct k8s_object {
 struct k8s_pod {
 	struct k8s_object *object;
 	const struct k8s_node *spec;
+	const struct k8s_node *spec_at;  // where to report pod-level findings
 	const struct k8s_node *metadata; // pod metadata (annotations)
 	const char *spec_path;           // "spec", "spec.template.spec", ...
 	const char *metadata_path;       // "metadata", "spec.template.metadata", ...
@@ -164,8 +165,11 @@ void k8s_check_pss_baseline(struct k8s_pod *pod);
 void k8s_check_pss_restricted(struct k8s_pod *pod);
 void k8s_check_practice(struct k8s_pod *pod);
 void k8s_check_rbac(struct k8s_object *object);
-void k8s_check_claim(struct k8s_object *object, const struct k8s_node *claim_spec,
-		     const struct k8s_node *at, const char *path, const char *what);
+// Checks a claim (a PersistentVolumeClaim or a claim template: metadata and
+// spec) for a storage class that encrypts; at is the position to report when
+// the claim names no class, spec_path the path of the claim's spec.
+void k8s_check_claim(struct k8s_object *object, const struct k8s_node *claim,
+		     const struct k8s_node *at, const char *spec_path, const char *what);
 void k8s_check_storage_class(struct k8s_object *object);
 bool k8s_provisioner_encrypts(const struct scan_k8s *scan, const char *provisioner);
 

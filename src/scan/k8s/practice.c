@@ -77,7 +77,7 @@ static void check_resources(struct k8s_pod *pod, const struct k8s_container *c)
 			continue;
 		char rest[64], path[256];
 		snprintf(rest, sizeof(rest), "resources.%s", checks[i].field);
-		k8s_report(pod->object, checks[i].rule, resources ? resources : c->node, c,
+		k8s_report(pod->object, checks[i].rule, k8s_map_at(c->node, "resources", c->node), c,
 			   k8s_container_path(pod, c, rest, path, sizeof(path)), "%s",
 			   checks[i].text);
 	}
@@ -157,7 +157,7 @@ static void check_container(struct k8s_pod *pod, const struct k8s_container *c)
 	const struct k8s_node *read_only = k8s_map_get(context, "readOnlyRootFilesystem");
 	if (!k8s_node_is_true(read_only))
 		k8s_report(pod->object, K8S_RULE_READONLY_ROOT_FS,
-			   read_only ? read_only : (context ? context : c->node), c,
+			   read_only ? read_only : k8s_map_at(c->node, "securityContext", c->node), c,
 			   k8s_container_path(pod, c, "securityContext.readOnlyRootFilesystem",
 					      path, sizeof(path)),
 			   "has a writable root filesystem (readOnlyRootFilesystem is not true)");
@@ -263,7 +263,7 @@ static void check_service_account(struct k8s_pod *pod)
 
 	if (strcmp(account, "default") == 0)
 		k8s_report(pod->object, K8S_RULE_DEFAULT_SERVICE_ACCOUNT,
-			   account_node ? account_node : pod->spec, NULL,
+			   account_node ? account_node : pod->spec_at, NULL,
 			   k8s_pod_path(pod, "serviceAccountName", path, sizeof(path)),
 			   "runs as the namespace's default service account");
 
@@ -273,7 +273,7 @@ static void check_service_account(struct k8s_pod *pod)
 	if (automount == NULL &&
 	    account_disables_automount(pod->object->scan, account, pod->object->namespace))
 		return;
-	k8s_report(pod->object, K8S_RULE_SA_TOKEN_AUTOMOUNT, automount ? automount : pod->spec,
+	k8s_report(pod->object, K8S_RULE_SA_TOKEN_AUTOMOUNT, automount ? automount : pod->spec_at,
 		   NULL, k8s_pod_path(pod, "automountServiceAccountToken", path, sizeof(path)),
 		   "mounts a token of service account \"%s\" into its containers", account);
 }
@@ -287,15 +287,15 @@ void k8s_check_practice(struct k8s_pod *pod)
 	// Generic ephemeral volumes create a claim per pod.
 	const struct k8s_node *volumes = k8s_map_get(pod->spec, "volumes");
 	for (size_t i = 0; k8s_node_is_sequence(volumes) && i < volumes->count; i++) {
-		const struct k8s_node *claim =
-			k8s_map_path(volumes->items[i], "ephemeral.volumeClaimTemplate");
+		const struct k8s_node *ephemeral = k8s_map_get(volumes->items[i], "ephemeral");
+		const struct k8s_node *claim = k8s_map_get(ephemeral, "volumeClaimTemplate");
 		if (!k8s_node_is_mapping(claim))
 			continue;
 		const char *name = k8s_node_string(k8s_map_get(volumes->items[i], "name"));
 		char rest[96], path[256], what[160];
 		snprintf(rest, sizeof(rest), "volumes[%zu].ephemeral.volumeClaimTemplate.spec", i);
 		snprintf(what, sizeof(what), "ephemeral volume \"%s\"", name ? name : "(unnamed)");
-		k8s_check_claim(pod->object, k8s_map_get(claim, "spec"), claim,
+		k8s_check_claim(pod->object, claim, k8s_map_at(ephemeral, "volumeClaimTemplate", claim),
 				k8s_pod_path(pod, rest, path, sizeof(path)), what);
 	}
 }

@@ -218,7 +218,7 @@ static void check_host_path(struct k8s_pod *pod)
 		const char *dir = k8s_node_string(k8s_map_get(host_path, "path"));
 		char rest[96], path[256];
 		snprintf(rest, sizeof(rest), "volumes[%zu].hostPath", i);
-		k8s_report(pod->object, K8S_RULE_HOST_PATH, host_path, NULL,
+		k8s_report(pod->object, K8S_RULE_HOST_PATH, k8s_map_at(volume, "hostPath", volume), NULL,
 			   k8s_pod_path(pod, rest, path, sizeof(path)),
 			   "mounts host path %s as volume \"%s\"", dir ? dir : "(no path)",
 			   name ? name : "(unnamed)");
@@ -352,7 +352,7 @@ static void check_container_restricted(struct k8s_pod *pod, const struct k8s_con
 {
 	struct restricted_pod_state state = pod_state(pod);
 	const struct k8s_node *context = security_context(c);
-	const struct k8s_node *at_context = context ? context : c->node;
+	const struct k8s_node *at_context = k8s_map_at(c->node, "securityContext", c->node);
 	char path[256];
 
 	if (!pod->windows) {
@@ -393,7 +393,7 @@ static void check_container_restricted(struct k8s_pod *pod, const struct k8s_con
 		const struct k8s_node *type = k8s_map_path(context, "seccompProfile.type");
 		// An explicit disallowed value is the baseline finding; restricted
 		// adds the case where no profile is set at either level.
-		if (type == NULL && !state.pod_seccomp_ok)
+		if (k8s_node_is_null(type) && !state.pod_seccomp_ok)
 			k8s_report(pod->object, K8S_RULE_SECCOMP_RESTRICTED, at_context, c,
 				   k8s_container_path(pod, c, "securityContext.seccompProfile.type",
 						      path, sizeof(path)),
@@ -407,7 +407,8 @@ static void check_container_restricted(struct k8s_pod *pod, const struct k8s_con
 			drops_all = drops_all || k8s_node_equals(drop->items[i], "ALL");
 		if (!drops_all)
 			k8s_report(pod->object, K8S_RULE_CAPABILITIES_RESTRICTED,
-				   drop ? drop : (capabilities ? capabilities : at_context), c,
+				   k8s_map_at(capabilities, "drop",
+					      k8s_map_at(context, "capabilities", at_context)), c,
 				   k8s_container_path(pod, c, "securityContext.capabilities.drop",
 						      path, sizeof(path)),
 				   "does not drop ALL capabilities");

@@ -54,7 +54,8 @@ static void check_secret_read(struct k8s_object *object, const struct k8s_node *
 			continue;
 		char path[64];
 		snprintf(path, sizeof(path), "rules[%zu].resources", index);
-		k8s_report(object, K8S_RULE_RBAC_SECRETS, resources, NULL, path,
+		k8s_report(object, K8S_RULE_RBAC_SECRETS, k8s_map_at(rule, "resources", rule), NULL,
+			   path,
 			   "grants %s on secrets in rule %zu", read_verbs[v], index);
 		return;
 	}

@@ -520,18 +520,21 @@ static void check_workload(struct k8s_object *object)
 
 	if (strcmp(kind, "Pod") == 0) {
 		pod.spec = k8s_map_get(root, "spec");
+		pod.spec_at = k8s_map_at(root, "spec", root);
 		pod.metadata = k8s_map_get(root, "metadata");
 		pod.spec_path = "spec";
 		pod.metadata_path = "metadata";
 	} else if (strcmp(kind, "CronJob") == 0) {
 		const struct k8s_node *job_template = k8s_map_path(root, "spec.jobTemplate");
 		pod.spec = k8s_map_path(job_template, "spec.template.spec");
+		pod.spec_at = k8s_map_at(k8s_map_path(job_template, "spec.template"), "spec", root);
 		pod.metadata = k8s_map_path(job_template, "spec.template.metadata");
 		pod.spec_path = "spec.jobTemplate.spec.template.spec";
 		pod.metadata_path = "spec.jobTemplate.spec.template.metadata";
 		pod.long_running = false;
 	} else {
 		pod.spec = k8s_map_path(root, "spec.template.spec");
+		pod.spec_at = k8s_map_at(k8s_map_path(root, "spec.template"), "spec", root);
 		pod.metadata = k8s_map_path(root, "spec.template.metadata");
 		pod.spec_path = "spec.template.spec";
 		pod.metadata_path = "spec.template.metadata";
@@ -555,7 +558,7 @@ static void check_workload(struct k8s_object *object)
 			char what[160];
 			snprintf(what, sizeof(what), "volume claim template \"%s\"",
 				 claim_name ? claim_name : "(unnamed)");
-			k8s_check_claim(object, k8s_map_get(claim, "spec"), claim, path, what);
+			k8s_check_claim(object, claim, claim, path, what);
 		}
 	}
 }
@@ -599,7 +602,7 @@ static void check_object(struct scan_k8s *scan, const char *file, int document,
 
 	const char *kind = object.kind;
 	size_t kind_length = strlen(kind);
-	if (kind_length > 4 && strcmp(kind + kind_length - 4, "List") == 0 &&
+	if (kind_length >= 4 && strcmp(kind + kind_length - 4, "List") == 0 &&
 	    k8s_node_is_sequence(k8s_map_get(root, "items"))) {
 		if (list_depth >= LIST_MAX_DEPTH) {
 			report_skipped(&object, "the List is nested too deeply");
@@ -614,8 +617,7 @@ static void check_object(struct scan_k8s *scan, const char *file, int document,
 	else if (is_rbac_kind(kind))
 		k8s_check_rbac(&object);
 	else if (strcmp(kind, "PersistentVolumeClaim") == 0)
-		k8s_check_claim(&object, k8s_map_get(root, "spec"), root, "spec",
-				"claim");
+		k8s_check_claim(&object, root, root, "spec", "claim");
 	else if (strcmp(kind, "StorageClass") == 0)
 		k8s_check_storage_class(&object);
 	else if (!is_unchecked_builtin_kind(kind)) {
@@ -634,8 +636,8 @@ static int collect_object(struct scan_k8s *scan, const struct k8s_node *root, in
 	if (kind == NULL)
 		return 0;
 
-	if (strcmp(kind, "List") == 0 || (strlen(kind) > 4 && strcmp(kind + strlen(kind) - 4,
-								      "List") == 0)) {
+	size_t kind_length = strlen(kind);
+	if (kind_length >= 4 && strcmp(kind + kind_length - 4, "List") == 0) {
 		const struct k8s_node *items = k8s_map_get(root, "items");
 		for (size_t i = 0; k8s_node_is_sequence(items) && i < items->count &&
 				   list_depth < LIST_MAX_DEPTH; i++) {

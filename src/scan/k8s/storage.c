@@ -53,9 +53,10 @@ static const struct k8s_storage_class *find_default_class(const struct scan_k8s 
 	return NULL;
 }
 
-void k8s_check_claim(struct k8s_object *object, const struct k8s_node *claim_spec,
+void k8s_check_claim(struct k8s_object *object, const struct k8s_node *claim,
 		     const struct k8s_node *at, const char *spec_path, const char *what)
 {
+	const struct k8s_node *claim_spec = k8s_map_get(claim, "spec");
 	const struct scan_k8s *scan = object->scan;
 	char path[320];
 	snprintf(path, sizeof(path), "%s.storageClassName", spec_path);
@@ -64,7 +65,7 @@ void k8s_check_claim(struct k8s_object *object, const struct k8s_node *claim_spe
 	const char *class_name = k8s_node_string(class_node);
 	if (class_name == NULL && k8s_node_is_null(class_node)) {
 		// The beta annotation predates storageClassName and still works.
-		class_node = k8s_map_path(at, "metadata.annotations");
+		class_node = k8s_map_path(claim, "metadata.annotations");
 		class_node = k8s_map_get(class_node, "volume.beta.kubernetes.io/storage-class");
 		class_name = k8s_node_string(class_node);
 	}

@@ -580,15 +580,17 @@ static bool is_merge_key(const struct k8s_node *key)
 	return key->type == K8S_NODE_SCALAR && key->plain && strcmp(key->value, "<<") == 0;
 }
 
-static const struct k8s_node *map_get_depth(const struct k8s_node *node, const char *key,
-					    int depth)
+// Finds key in a mapping, then in the mappings merged into it with "<<", and
+// returns the value node, or the key node when want_key is set.
+static const struct k8s_node *map_find(const struct k8s_node *node, const char *key, int depth,
+				       bool want_key)
 {
 	if (node == NULL || node->type != K8S_NODE_MAPPING || depth > MERGE_MAX_DEPTH)
 		return NULL;
 
 	for (size_t i = node->count; i-- > 0;) {
 		if (key_matches(node->items[2 * i], key) && !is_merge_key(node->items[2 * i]))
-			return node->items[2 * i + 1];
+			return node->items[2 * i + (want_key ? 0 : 1)];
 	}
 
 	// Merge keys: explicit keys win, then the merged mappings in order.
@@ -597,13 +599,13 @@ static const struct k8s_node *map_get_depth(const struct k8s_node *node, const c
 			continue;
 		const struct k8s_node *merged = node->items[2 * i + 1];
 		if (merged->type == K8S_NODE_MAPPING) {
-			const struct k8s_node *found = map_get_depth(merged, key, depth + 1);
+			const struct k8s_node *found = map_find(merged, key, depth + 1, want_key);
 			if (found != NULL)
 				return found;
 		} else if (merged->type == K8S_NODE_SEQUENCE) {
 			for (size_t j = 0; j < merged->count; j++) {
 				const struct k8s_node *found =
-					map_get_depth(merged->items[j], key, depth + 1);
+					map_find(merged->items[j], key, depth + 1, want_key);
 				if (found != NULL)
 					return found;
 			}
@@ -614,7 +616,19 @@ static const struct k8s_node *map_get_depth(const struct k8s_node *node, const c
 
 const struct k8s_node *k8s_map_get(const struct k8s_node *node, const char *key)
 {
-	return map_get_depth(node, key, 0);
+	return map_find(node, key, 0, false);
+}
+
+const struct k8s_node *k8s_map_key(const struct k8s_node *node, const char *key)
+{
+	return map_find(node, key, 0, true);
+}
+
+const struct k8s_node *k8s_map_at(const struct k8s_node *node, const char *key,
+				  const struct k8s_node *fallback)
+{
+	const struct k8s_node *found = k8s_map_key(node, key);
+	return found ? found : fallback;
 }
 
 const struct k8s_node *k8s_map_path(const struct k8s_node *node, const char *path)

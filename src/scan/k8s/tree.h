@@ -83,6 +83,15 @@ const struct k8s_document *k8s_stream_get(const struct k8s_stream *stream, size_
 // key is missing. A null value is returned as a node; see k8s_node_is_null.
 const struct k8s_node *k8s_map_get(const struct k8s_node *node, const char *key);
 
+// Returns the key node of key (for its position), or NULL like k8s_map_get.
+const struct k8s_node *k8s_map_key(const struct k8s_node *node, const char *key);
+
+// Returns the key node of key when present, else fallback: the position to
+// report for a field that holds a collection, whose own node starts on the
+// line after the key in block style.
+const struct k8s_node *k8s_map_at(const struct k8s_node *node, const char *key,
+				  const struct k8s_node *fallback);
+
 // Follows a dotted path of mapping keys ("securityContext.privileged").
 const struct k8s_node *k8s_map_path(const struct k8s_node *node, const char *path);
 
