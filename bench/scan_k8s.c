@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Benchmark of the Kubernetes manifest checker: loads every file of a
+// Benchmark of the Kubernetes manifest checker. It loads every file of a
 // manifest corpus into memory once, then parses and checks the whole corpus
-// repeatedly on one CPU (the process is pinned to the first CPU it may use)
-// and prints documents per second. Reading files from disk and writing
-// reports are not measured; building the findings is.
+// repeatedly and prints documents per second. The process is pinned to the
+// first CPU it may use. Building the findings is measured, but reading the
+// files and writing reports are not.
 //
 // Usage: bench_scan_k8s [CORPUS_DIR [SECONDS]]
 // CORPUS_DIR defaults to $COFFER_SHARED_DIR/corpus/k8s, SECONDS to 3.

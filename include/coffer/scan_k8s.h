@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Kubernetes manifest checker: loads YAML and JSON manifests (files,
-// directories, standard input), checks workloads against the Pod Security
-// Standards and best practice, RBAC objects for dangerous grants, and
-// storage objects for data stored without per-volume encryption, and adds
-// findings to a scan_report.
+// Kubernetes manifest checker. It loads YAML and JSON manifests from files,
+// directories and standard input, and adds findings to a scan_report. It
+// checks workloads against the Pod Security Standards and best practice,
+// RBAC objects for dangerous grants, and storage objects for data stored
+// without per-volume encryption.
 //
 // Usage: scan_k8s_new, then scan_k8s_add_path or scan_k8s_add_buffer for
 // each input, then scan_k8s_run once (checks need every document loaded,
@@ -45,8 +45,8 @@ void scan_k8s_free(struct scan_k8s *scan);
 // Loads a file, a directory (searched recursively for *.yaml, *.yml and
 // *.json, skipping hidden entries and symbolic links to directories), or
 // "-" for standard input (reported as file "stdin"). A file that cannot
-// be read or parsed is recorded as an input error (see scan_k8s_error) and
-// loading goes on with the next file; documents parsed before a syntax
+// be read or parsed is recorded as an input error (see scan_k8s_error), and
+// loading goes on with the next file. Documents parsed before a syntax
 // error in the same file are kept. Returns 0, or the first negative errno
 // of this call.
 int scan_k8s_add_path(struct scan_k8s *scan, const char *path);

@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# `coffer scan k8s` as a user runs it: the shared corpus as a directory
-# with SARIF output validated against the SARIF 2.1.0 schema, standard
-# input, exit codes with --fail-on, profiles, .coffer.yaml, and hostile
-# input that must fail with exit code 2 and a clear message.
+# `coffer scan k8s` as a user runs it. The shared corpus is scanned as a
+# directory, and its SARIF output must validate against the SARIF 2.1.0
+# schema. Further steps cover standard input, exit codes with --fail-on,
+# profiles, .coffer.yaml, and hostile input that must fail with exit code 2
+# and a clear message.
 
 source "$(dirname "$0")/lib.sh"
 
@@ -64,8 +65,10 @@ findings = json.loads(sys.argv[1])["findings"]
 hit = [f for f in findings if f["rule_id"] == "PSS-HOST-NAMESPACES"]
 assert len(hit) == 1, findings
 f = hit[0]
-assert f["file"] == "stdin" and f["line"] == 6, f
-assert f["object"] == "Pod/web" and f["path"] == "spec.hostNetwork", f
+assert f["file"] == "stdin", f
+assert f["line"] == 6, f
+assert f["object"] == "Pod/web", f
+assert f["path"] == "spec.hostNetwork", f
 assert all(k in f for k in ("rule_id", "severity", "message", "file", "line", "object", "path"))
 assert any(g.get("container") == "app" for g in findings)
 EOF

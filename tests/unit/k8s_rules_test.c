@@ -540,6 +540,26 @@ static void every_rule_has_cases(void **state)
 	}
 }
 
+// Each rule's help_uri names a page that exists under docs/rules/.
+static void every_rule_has_docs_page(void **state)
+{
+	(void)state;
+	const char *source = getenv("COFFER_SOURCE_DIR");
+	assert_non_null(source);
+	size_t count;
+	const struct scan_rule *rules = scan_k8s_rules(&count);
+
+	for (size_t r = 0; r < count; r++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s", source, rules[r].help_uri);
+		FILE *page = fopen(path, "r");
+		if (page == NULL)
+			print_error("rule %s: no page at %s\n", rules[r].id, path);
+		assert_non_null(page);
+		fclose(page);
+	}
+}
+
 static json_t *findings_json(const char *manifest)
 {
 	struct scan_report *report = scan_report_new("coffer-k8s");
@@ -652,6 +672,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_rule_case),
 		cmocka_unit_test(every_rule_has_cases),
+		cmocka_unit_test(every_rule_has_docs_page),
 		cmocka_unit_test(finding_fields_name_object_and_path),
 		cmocka_unit_test(secret_value_stays_out_of_message),
 		cmocka_unit_test(severity_override_applies),

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Internal model of the Kubernetes checker: the rule table, the scan state,
-// objects and pod specs as the checks see them, and the one function that
-// turns a check result into a finding (suppression, profile and severity
-// overrides are applied there).
+// and objects and pod specs as the checks see them. k8s_report is the one
+// function that turns a check result into a finding, so suppression, the
+// profile and severity overrides are applied there.
 
 #ifndef COFFER_SCAN_K8S_INTERNAL_H
 #define COFFER_SCAN_K8S_INTERNAL_H
@@ -59,8 +59,8 @@ enum k8s_rule_id {
 	K8S_RULE_COUNT,
 };
 
-// Which profile a rule belongs to: PSS rules of the restricted level are
-// only reported with --profile restricted.
+// Profile level of a rule. PSS rules of the restricted level are reported
+// only with --profile restricted.
 enum k8s_rule_level {
 	K8S_LEVEL_BASELINE,
 	K8S_LEVEL_RESTRICTED,
@@ -165,9 +165,9 @@ void k8s_check_pss_baseline(struct k8s_pod *pod);
 void k8s_check_pss_restricted(struct k8s_pod *pod);
 void k8s_check_practice(struct k8s_pod *pod);
 void k8s_check_rbac(struct k8s_object *object);
-// Checks a claim (a PersistentVolumeClaim or a claim template: metadata and
-// spec) for a storage class that encrypts; at is the position to report when
-// the claim names no class, spec_path the path of the claim's spec.
+// Checks that a claim (a PersistentVolumeClaim or a claim template, with
+// metadata and spec) uses a storage class that encrypts. at is the position
+// to report when the claim names no class. spec_path is the claim spec's path.
 void k8s_check_claim(struct k8s_object *object, const struct k8s_node *claim,
 		     const struct k8s_node *at, const char *spec_path, const char *what);
 void k8s_check_storage_class(struct k8s_object *object);

@@ -177,7 +177,7 @@ static void check_container(struct k8s_pod *pod, const struct k8s_container *c)
 // ---- pod settings ----------------------------------------------------------
 
 // True when path (a hostPath) is a container runtime socket or a directory
-// that holds one.
+// that contains one.
 static bool is_runtime_socket_path(const char *path)
 {
 	static const char *const sockets[] = { "docker.sock", "containerd.sock", "crio.sock",

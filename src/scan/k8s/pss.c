@@ -391,8 +391,8 @@ static void check_container_restricted(struct k8s_pod *pod, const struct k8s_con
 
 	if (!pod->windows) {
 		const struct k8s_node *type = k8s_map_path(context, "seccompProfile.type");
-		// An explicit disallowed value is the baseline finding; restricted
-		// adds the case where no profile is set at either level.
+		// The baseline check reports an explicit disallowed value, so this
+		// check reports only a container with no profile at either level.
 		if (k8s_node_is_null(type) && !state.pod_seccomp_ok)
 			k8s_report(pod->object, K8S_RULE_SECCOMP_RESTRICTED, at_context, c,
 				   k8s_container_path(pod, c, "securityContext.seccompProfile.type",

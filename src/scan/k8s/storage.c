@@ -2,7 +2,7 @@
 // Data-at-rest checks: persistent volume claims (standalone, StatefulSet
 // templates, generic ephemeral volumes) and StorageClasses whose volumes are
 // not provisioned by an encrypting provisioner. A provisioner counts as
-// encrypting when it is coffer's CSI driver or listed in .coffer.yaml; a
+// encrypting when it is coffer's CSI driver or listed in .coffer.yaml. A
 // class counts when its provisioner does or when .coffer.yaml lists it.
 
 #include "scan/k8s/k8s.h"
