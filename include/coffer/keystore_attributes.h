@@ -45,4 +45,12 @@ int ks_attr_foreach(struct ks_store *store, const struct ks_caller *caller, cons
 int ks_attr_match(struct ks_store *store, const char *id, const char *name,
 		  const uint8_t *value, size_t size);
 
+// Group commit for servers. After ks_sync_defer(store, true), commits no
+// longer wait for fsync (SQLite WAL with synchronous=NORMAL), so they can
+// be lost on power failure but never on a process crash. ks_sync then
+// makes every change committed so far durable with one fsync, and a
+// server calls it before it answers a request that changed anything.
+int ks_sync_defer(struct ks_store *store, bool defer, struct cf_error *err);
+int ks_sync(struct ks_store *store, struct cf_error *err);
+
 #endif

@@ -17,7 +17,9 @@
 // response message into response. Request-level problems (undecodable
 // input, a bad header) become a response with Result Reason Invalid
 // Message, so the return value is 0 unless no response could be encoded
-// (-ENOMEM, -EMSGSIZE). The caller serialises calls that share a store.
+// (-ENOMEM, -EMSGSIZE). A request that changed the store ends with
+// ks_sync, so its changes are durable before the response is sent. The
+// caller serialises calls that share a store.
 int kms_handle_request(struct ks_store *store, const struct ks_caller *caller,
 		       const uint8_t *request, size_t size, struct kmip_buf *response);
 

@@ -23,10 +23,39 @@ int ks_attr_init(struct ks_store *store, struct cf_error *err)
 		" name TEXT NOT NULL,"
 		" idx INTEGER NOT NULL,"
 		" value BLOB NOT NULL,"
-		" PRIMARY KEY (object_id, name, idx))";
+		" PRIMARY KEY (object_id, name, idx));"
+		"CREATE TABLE IF NOT EXISTS sync_marker ("
+		" id INTEGER PRIMARY KEY CHECK (id = 1),"
+		" synced_at INTEGER NOT NULL)";
 
 	if (sqlite3_exec(ks_database(store), schema, NULL, NULL, NULL) != SQLITE_OK)
 		return sql_error(store, err, "creating the attribute table");
+	return 0;
+}
+
+int ks_sync_defer(struct ks_store *store, bool defer, struct cf_error *err)
+{
+	const char *sql = defer ? "PRAGMA locking_mode=EXCLUSIVE; PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL";
+	if (sqlite3_exec(ks_database(store), sql, NULL, NULL, NULL) != SQLITE_OK)
+		return sql_error(store, err, "changing the synchronous mode");
+	return 0;
+}
+
+int ks_sync(struct ks_store *store, struct cf_error *err)
+{
+	// A commit with synchronous=FULL fsyncs the write-ahead log, and with
+	// it every frame that earlier NORMAL commits appended. The marker row
+	// gives that commit something to write.
+	static const char sql[] =
+		"PRAGMA synchronous=FULL;"
+		"INSERT OR REPLACE INTO sync_marker (id, synced_at) VALUES (1, strftime('%s', 'now'));"
+		"PRAGMA synchronous=NORMAL";
+
+	if (sqlite3_exec(ks_database(store), sql, NULL, NULL, NULL) != SQLITE_OK) {
+		int rc = sql_error(store, err, "syncing the key store");
+		sqlite3_exec(ks_database(store), "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+		return rc;
+	}
 	return 0;
 }
 

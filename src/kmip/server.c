@@ -331,9 +331,13 @@ static int open_store(struct server *s, struct cf_error *err)
 {
 	struct ks_options options = { .dir = s->config->state_dir, .create_master_key = true };
 	int rc = ks_open(&s->store, &options, err);
-	if (rc != 0)
-		return rc;
-	return ks_attr_init(s->store, err);
+	if (rc == 0)
+		rc = ks_attr_init(s->store, err);
+	// Requests that change the store end with one ks_sync in
+	// kms_handle_request, so individual commits need not wait for fsync.
+	if (rc == 0)
+		rc = ks_sync_defer(s->store, true, err);
+	return rc;
 }
 
 static void run_accept_loop(struct server *s, int listen_fd, int signal_fd)

@@ -211,6 +211,23 @@ static void log_failure(const struct op_context *ctx, uint32_t operation)
 	       cf_log_quote(message, sizeof(message), ctx->message));
 }
 
+static bool changes_store(uint32_t operation)
+{
+	switch (operation) {
+	case KMIP_OP_CREATE:
+	case KMIP_OP_REGISTER:
+	case KMIP_OP_ADD_ATTRIBUTE:
+	case KMIP_OP_MODIFY_ATTRIBUTE:
+	case KMIP_OP_DELETE_ATTRIBUTE:
+	case KMIP_OP_ACTIVATE:
+	case KMIP_OP_REVOKE:
+	case KMIP_OP_DESTROY:
+		return true;
+	default:
+		return false;
+	}
+}
+
 // Runs one batch item and appends its response batch item to out.
 static bool run_item(struct op_context *ctx, const struct kmip_request *req,
 		     const struct kmip_request_item *item, struct kmip_buf *scratch,
@@ -233,6 +250,7 @@ static bool run_item(struct op_context *ctx, const struct kmip_request *req,
 	} else {
 		static const struct kmip_item empty = { .type = KMIP_TYPE_STRUCTURE };
 		rc = handler(ctx, item->payload != NULL ? item->payload : &empty, scratch);
+		ctx->changed |= changes_store(item->operation);
 		if (rc == 0 && kmip_buf_error(scratch) != 0)
 			rc = op_fail(ctx, KMIP_REASON_RESPONSE_TOO_LARGE,
 				     "the response payload exceeds the maximum message size");
@@ -334,6 +352,20 @@ int kms_handle_request(struct ks_store *store, const struct ks_caller *caller,
 
 	kmip_buf_free(&scratch);
 	kmip_request_free(&req);
+
+	// Changes become durable before the response leaves, so an answered
+	// Create survives power loss even when the store defers its syncs.
+	if (ctx.changed) {
+		int sync_rc = ks_sync(store, &err);
+		if (sync_rc != 0) {
+			char quoted[CF_ERROR_MAX + 8];
+			cf_log(CF_LOG_ERROR, "kms_sync_failed", "error=%s",
+			       cf_log_quote(quoted, sizeof(quoted), cf_error_message(&err, sync_rc)));
+			return reply_error(ctx.version, KMIP_REASON_GENERAL_FAILURE,
+					   "the key store could not be synced to disk; retry the request",
+					   response);
+		}
+	}
 	if (kmip_buf_error(response) == -EMSGSIZE)
 		return reply_error(ctx.version, KMIP_REASON_RESPONSE_TOO_LARGE,
 				   "the response exceeds the maximum message size; request fewer items per batch",

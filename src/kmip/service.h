@@ -46,6 +46,7 @@ struct op_context {
 	uint32_t reason;
 	char message[OP_MESSAGE_MAX];
 	size_t failures;    // failed items so far in this request
+	bool changed;       // an item changed the store, so it must be synced
 };
 
 // Handlers write a complete Response Payload into out and return 0, or
