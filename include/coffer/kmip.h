@@ -366,6 +366,11 @@ int kmip_client_activate(struct kmip_client *client, const char *id, struct cf_e
 int kmip_client_revoke(struct kmip_client *client, const char *id, uint32_t reason_code,
 		       struct cf_error *err);
 int kmip_client_destroy(struct kmip_client *client, const char *id, struct cf_error *err);
+// Finds the ids of the caller's objects whose Name is name; count receives
+// how many were written to ids (at most max).
+int kmip_client_locate_name(struct kmip_client *client, const char *name,
+			    char (*ids)[KMIP_ID_MAX], size_t max, size_t *count,
+			    struct cf_error *err);
 // Reads the State attribute (KMIP State enumeration).
 int kmip_client_get_state(struct kmip_client *client, const char *id, uint32_t *state,
 			  struct cf_error *err);

@@ -101,13 +101,20 @@ struct storage_config {
 	char pool[VOL_PATH_MAX]; // empty: an image file in the state directory
 	uint64_t pool_size;      // 0: the volume manager's default
 	enum cf_log_level log_level;
+	// KMIP server for volume keys (kmip://HOST:PORT); empty: the embedded
+	// key store. The other three are its client certificate, key and CA.
+	char kms[VOL_PATH_MAX];
+	char kms_cert[VOL_PATH_MAX];
+	char kms_key[VOL_PATH_MAX];
+	char kms_ca[VOL_PATH_MAX];
 };
 
 // Fills config with the defaults above.
 void storage_config_init(struct storage_config *config);
 
 // Reads a configuration file of `key = value` lines (keys state-dir,
-// plugin-socket, admin-socket, pool, pool-size, log-level; `#` starts a
+// plugin-socket, admin-socket, pool, pool-size, log-level, kms, kms-cert,
+// kms-key, kms-ca; `#` starts a
 // comment) into config. Returns 0, or -EINVAL naming the file and line.
 int storage_config_load(struct storage_config *config, const char *path,
 			struct cf_error *err);

@@ -148,4 +148,19 @@ int vol_key_provider_embedded(struct vol_key_provider **provider, const char *di
 			      struct cf_error *err);
 void vol_key_provider_free(struct vol_key_provider *provider);
 
+// Volume keys on a KMIP server (coffer kms serve, or any KMIP 1.x server
+// with mutual TLS). Keys are named "volume/NAME" on the server.
+struct vol_kmip_options {
+	const char *url;         // kmip://HOST:PORT (PORT defaults to 5696)
+	const char *cert_path;   // client certificate (PEM)
+	const char *key_path;    // client private key (PEM)
+	const char *ca_path;     // CA bundle for the server certificate
+	int timeout_ms;          // per request; default 10000
+};
+
+// Checks the options and prepares the TLS context; the first connection is
+// made by the first key operation.
+int vol_key_provider_kmip(struct vol_key_provider **provider,
+			  const struct vol_kmip_options *options, struct cf_error *err);
+
 #endif

@@ -30,9 +30,15 @@ static void print_serve_help(FILE *out)
 		"                         in bytes or with K, M, G, T (powers of 1024); only\n"
 		"                         used when the image is first created (default 10G)\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n"
+		"  --kms kmip://HOST:PORT keep volume keys on this KMIP server instead of the\n"
+		"                         embedded key store\n"
+		"  --kms-cert FILE        client certificate for the KMS (PEM)\n"
+		"  --kms-key FILE         client private key for the KMS (PEM)\n"
+		"  --kms-ca FILE          CA bundle for the KMS server certificate (PEM)\n"
 		"  --config FILE          read settings from FILE: 'key = value' lines with\n"
 		"                         the keys state-dir, plugin-socket, admin-socket,\n"
-		"                         pool, pool-size and log-level; '#' starts a comment\n"
+		"                         pool, pool-size, log-level, kms, kms-cert, kms-key\n"
+		"                         and kms-ca; '#' starts a comment\n"
 		"  -h, --help             show this help\n",
 		PLUGIN_DEFAULT_STATE_DIR, PLUGIN_DEFAULT_SOCKET, PLUGIN_DEFAULT_ADMIN_SOCKET);
 }
@@ -51,6 +57,10 @@ static int storage_serve_command(int argc, char **argv)
 		{ "pool", required_argument, NULL, 'P' },
 		{ "pool-size", required_argument, NULL, 'S' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "kms", required_argument, NULL, 'k' },
+		{ "kms-cert", required_argument, NULL, 'C' },
+		{ "kms-key", required_argument, NULL, 'K' },
+		{ "kms-ca", required_argument, NULL, 'A' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },

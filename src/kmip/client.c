@@ -509,3 +509,41 @@ int kmip_client_get_state(struct kmip_client *c, const char *id, uint32_t *state
 	kmip_response_free(&resp);
 	return rc;
 }
+
+int kmip_client_locate_name(struct kmip_client *c, const char *name, char (*ids)[KMIP_ID_MAX],
+			    size_t max, size_t *count, struct cf_error *err)
+{
+	struct kmip_buf b;
+	struct kmip_response resp;
+	size_t item, payload;
+
+	*count = 0;
+	kmip_buf_init(&b, 0);
+	size_t message = kmip_enc_request_start(&b, c->version, 1);
+	begin_item(&b, KMIP_OP_LOCATE, 0, &item, &payload);
+	size_t attribute;
+	put_attribute_header(&b, "Name", &attribute);
+	size_t value = kmip_enc_begin(&b, KMIP_TAG_ATTRIBUTE_VALUE);
+	kmip_enc_text(&b, KMIP_TAG_NAME_VALUE, name);
+	kmip_enc_enum(&b, KMIP_TAG_NAME_TYPE, 1);
+	kmip_enc_end(&b, value);
+	kmip_enc_end(&b, attribute);
+	end_item(&b, item, payload);
+	kmip_enc_end(&b, message);
+	int rc = call_checked(c, &b, &resp, 1, err);
+	kmip_buf_free(&b);
+	if (rc != 0)
+		return rc;
+
+	const struct kmip_item *id = NULL;
+	while (*count < max &&
+	       (id = kmip_find_next(resp.items[0].payload, KMIP_TAG_UNIQUE_IDENTIFIER, id)) != NULL) {
+		if (id->type != KMIP_TYPE_TEXT_STRING || id->v.bytes.size >= KMIP_ID_MAX)
+			continue;
+		memcpy(ids[*count], id->v.bytes.data, id->v.bytes.size);
+		ids[*count][id->v.bytes.size] = '\0';
+		(*count)++;
+	}
+	kmip_response_free(&resp);
+	return 0;
+}

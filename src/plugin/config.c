@@ -117,9 +117,22 @@ int storage_config_set(struct storage_config *config, const char *key, const cha
 					    value);
 		return 0;
 	}
+	if (strcmp(key, "kms") == 0) {
+		if (strncmp(value, "kmip://", 7) != 0)
+			return cf_error_set(err, -EINVAL,
+					    "invalid kms '%s': expected kmip://HOST:PORT", value);
+		return set_path(config->kms, sizeof(config->kms), key, value, err);
+	}
+	if (strcmp(key, "kms-cert") == 0)
+		return set_path(config->kms_cert, sizeof(config->kms_cert), key, value, err);
+	if (strcmp(key, "kms-key") == 0)
+		return set_path(config->kms_key, sizeof(config->kms_key), key, value, err);
+	if (strcmp(key, "kms-ca") == 0)
+		return set_path(config->kms_ca, sizeof(config->kms_ca), key, value, err);
 	return cf_error_set(err, -EINVAL,
 			    "unknown setting '%s'; known settings are state-dir, plugin-socket, "
-			    "admin-socket, pool, pool-size and log-level", key);
+			    "admin-socket, pool, pool-size, log-level, kms, kms-cert, kms-key "
+			    "and kms-ca", key);
 }
 
 static char *trim(char *text)

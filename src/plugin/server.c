@@ -37,6 +37,7 @@
 struct server {
 	struct event_base *base;
 	struct vol_manager *manager;
+	struct vol_key_provider *keys; // a KMIP provider, or NULL for the embedded store
 	struct evhttp *plugin_http;
 	struct evhttp *admin_http;
 	struct evhttp_bound_socket *plugin_bound;
@@ -331,7 +332,7 @@ static int lock_state_dir(const char *state_dir, struct cf_error *err)
 }
 
 static int open_manager(const struct storage_config *config, struct vol_manager **manager,
-			struct cf_error *err)
+			struct vol_key_provider **keys, struct cf_error *err)
 {
 	struct vol_config vol_config = {
 		.state_dir = config->state_dir,
@@ -339,6 +340,18 @@ static int open_manager(const struct storage_config *config, struct vol_manager 
 		.pool_size = config->pool_size,
 	};
 
+	if (config->kms[0] != '\0') {
+		struct vol_kmip_options kmip = {
+			.url = config->kms,
+			.cert_path = config->kms_cert[0] != '\0' ? config->kms_cert : NULL,
+			.key_path = config->kms_key[0] != '\0' ? config->kms_key : NULL,
+			.ca_path = config->kms_ca[0] != '\0' ? config->kms_ca : NULL,
+		};
+		int rc = vol_key_provider_kmip(keys, &kmip, err);
+		if (rc < 0)
+			return rc;
+		vol_config.keys = *keys;
+	}
 	return vol_manager_open(manager, &vol_config, err);
 }
 
@@ -377,7 +390,7 @@ int storage_serve(const struct storage_config *config, struct cf_error *err)
 	if (rc < 0)
 		goto out;
 
-	rc = open_manager(config, &server.manager, err);
+	rc = open_manager(config, &server.manager, &server.keys, err);
 	if (rc < 0) {
 		cf_error_prefix(err, "cannot open the volume manager in %s", config->state_dir);
 		goto out;
@@ -427,6 +440,7 @@ out:
 		event_base_free(server.base);
 	if (server.manager != NULL)
 		vol_manager_close(server.manager);
+	vol_key_provider_free(server.keys);
 	close(lock_fd);
 	if (rc == 0) {
 		cf_log(CF_LOG_INFO, "storage.stop", "result=ok");
