@@ -5,11 +5,13 @@
 // Design: everything runs on the loop's thread, so the volume manager (which
 // must be used from one thread at a time) needs no locking, and a request
 // handler always runs to completion before a signal is processed. On
-// SIGTERM or SIGINT the server closes and unlinks both listening sockets,
-// rejects requests that still arrive on open connections with "shutting
-// down", waits until every response has been written (at most
-// DRAIN_TIMEOUT_SECONDS), locks every volume and returns. Slow volume
-// operations block the loop; nothing here runs them in parallel.
+// SIGTERM or SIGINT the server closes and unlinks both listening sockets
+// and keeps serving the connections already open, so a request whose bytes
+// were still arriving is finished. It stops once every response has been
+// written and no request has come for DRAIN_QUIET_MS, or after
+// DRAIN_TIMEOUT_SECONDS at most, then locks every volume and returns.
+// Slow volume operations block the loop; nothing here runs them in
+// parallel.
 
 #include "plugin_internal.h"
 
@@ -31,6 +33,7 @@
 #include <unistd.h>
 
 #define DRAIN_TIMEOUT_SECONDS 10
+#define DRAIN_QUIET_MS 250
 #define CONNECTION_TIMEOUT_SECONDS 60
 #define LISTEN_BACKLOG 64
 
@@ -43,6 +46,7 @@ struct server {
 	struct evhttp_bound_socket *plugin_bound;
 	struct evhttp_bound_socket *admin_bound;
 	const struct storage_config *config;
+	struct event *drain_timer;
 	unsigned responses_in_flight;
 	bool stopping;
 };
@@ -69,10 +73,25 @@ static const char *method_name(enum evhttp_cmd_type type)
 	}
 }
 
-static void finish_drain_if_idle(struct server *server)
+// Restarts the quiet period after which a stopping server exits.
+static void arm_drain_timer(struct server *server)
 {
-	if (server->stopping && server->responses_in_flight == 0)
+	struct timeval quiet = { .tv_sec = 0, .tv_usec = DRAIN_QUIET_MS * 1000 };
+
+	if (server->stopping)
+		evtimer_add(server->drain_timer, &quiet);
+}
+
+static void on_drain_timer(evutil_socket_t fd, short events, void *arg)
+{
+	struct server *server = arg;
+	(void)fd;
+	(void)events;
+
+	if (server->responses_in_flight == 0)
 		event_base_loopexit(server->base, NULL);
+	else
+		arm_drain_timer(server);
 }
 
 static void on_response_sent(struct evhttp_request *request, void *arg)
@@ -82,7 +101,6 @@ static void on_response_sent(struct evhttp_request *request, void *arg)
 
 	if (server->responses_in_flight > 0)
 		server->responses_in_flight--;
-	finish_drain_if_idle(server);
 }
 
 static void send_json(struct server *server, struct evhttp_request *request,
@@ -114,20 +132,6 @@ static void read_request(struct evhttp_request *request, const char **path,
 	*body = *size > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
 }
 
-static void reject_while_stopping(struct server *server, struct evhttp_request *request,
-				  enum plugin_api api)
-{
-	struct plugin_response response = { 0 };
-	json_t *reply = json_pack("{s:s}", api == PLUGIN_API_DOCKER ? "Err" : "error",
-				  "coffer storage manager is shutting down; retry after it restarts");
-
-	response.status = plugin_http_status(api, -ESHUTDOWN);
-	response.body = json_dumps(reply, JSON_COMPACT);
-	json_decref(reply);
-	send_json(server, request, "application/json", &response);
-	plugin_response_clear(&response);
-}
-
 static void on_plugin_request(struct evhttp_request *request, void *arg)
 {
 	struct server *server = arg;
@@ -135,10 +139,7 @@ static void on_plugin_request(struct evhttp_request *request, void *arg)
 	const char *path, *body;
 	size_t size;
 
-	if (server->stopping) {
-		reject_while_stopping(server, request, PLUGIN_API_DOCKER);
-		return;
-	}
+	arm_drain_timer(server);
 	read_request(request, &path, &body, &size);
 	plugin_docker_handle(server->manager, method_name(evhttp_request_get_command(request)),
 			     path, body, size, &response);
@@ -153,10 +154,7 @@ static void on_admin_request(struct evhttp_request *request, void *arg)
 	const char *path, *body;
 	size_t size;
 
-	if (server->stopping) {
-		reject_while_stopping(server, request, PLUGIN_API_ADMIN);
-		return;
-	}
+	arm_drain_timer(server);
 	read_request(request, &path, &body, &size);
 	plugin_admin_handle(server->manager, method_name(evhttp_request_get_command(request)),
 			    path, body, size, &response);
@@ -302,7 +300,7 @@ static void on_signal(evutil_socket_t signal_number, short events, void *arg)
 
 	struct timeval limit = { .tv_sec = DRAIN_TIMEOUT_SECONDS };
 	event_base_loopexit(server->base, &limit);
-	finish_drain_if_idle(server);
+	arm_drain_timer(server);
 }
 
 // Takes an exclusive lock on STATE_DIR/serve.lock for the life of the
@@ -396,9 +394,11 @@ int storage_serve(const struct storage_config *config, struct cf_error *err)
 		goto out;
 	}
 
+	server.drain_timer = evtimer_new(server.base, on_drain_timer, &server);
 	sigterm = evsignal_new(server.base, SIGTERM, on_signal, &server);
 	sigint = evsignal_new(server.base, SIGINT, on_signal, &server);
-	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) < 0 ||
+	if (server.drain_timer == NULL || sigterm == NULL || sigint == NULL ||
+	    evsignal_add(sigterm, NULL) < 0 ||
 	    evsignal_add(sigint, NULL) < 0) {
 		rc = cf_error_set(err, -EIO, "cannot install the SIGTERM and SIGINT handlers");
 		goto out;
@@ -432,6 +432,8 @@ out:
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
+	if (server.drain_timer != NULL)
+		event_free(server.drain_timer);
 	if (server.plugin_http != NULL)
 		evhttp_free(server.plugin_http);
 	if (server.admin_http != NULL)

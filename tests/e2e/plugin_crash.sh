@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 require_root
-require_cmd curl sqlite3 jq mountpoint
+require_cmd curl sqlite3 jq mountpoint /usr/bin/python3
 
 ROUNDS=4
 REQUESTS_PER_ROUND=60
@@ -94,11 +94,34 @@ done
 	fail "keys left that are not destroyed"
 [ -z "$(ls "$STORAGE_DIR/pool/volumes")" ] || fail "directories left in the pool"
 
-step "SIGTERM while a volume is mounted locks it and exits 0"
+step "SIGTERM finishes a request in flight, locks a mounted volume and exits 0"
 "$COFFER_BIN" volume create --admin-socket "$ADMIN_SOCKET" -o engine=fscrypt crash-final >/dev/null
 reply=$(plugin_post /VolumeDriver.Mount '{"Name":"crash-final","ID":"c-final"}')
 [ "$(tail -1 <<<"$reply")" = 200 ] || fail "mount failed: $reply"
 echo secret >"$(head -1 <<<"$reply" | jq -r .Mountpoint)/secret"
+# The client sends half a Create request, the server gets SIGTERM, then the
+# client sends the rest: the request must still succeed.
+/usr/bin/python3 - "$PLUGIN_SOCKET" "$STORAGE_PID" <<'PY' || fail "the request in flight failed"
+import os, signal, socket, sys, time
+body = b'{"Name":"crash-inflight","Opts":{"engine":"fscrypt"}}'
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(60)
+s.connect(sys.argv[1])
+s.sendall(b"POST /VolumeDriver.Create HTTP/1.1\r\nHost: coffer\r\nConnection: close\r\n"
+          b"Content-Length: %d\r\n\r\n" % len(body) + body[:20])
+time.sleep(0.2)
+os.kill(int(sys.argv[2]), signal.SIGTERM)
+time.sleep(0.1)
+s.sendall(body[20:])
+reply = b""
+while True:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    reply += chunk
+print(reply.split(b"\r\n")[0].decode(), reply.split(b"\r\n\r\n", 1)[-1].decode().strip())
+sys.exit(0 if reply.startswith(b"HTTP/1.1 200") else 1)
+PY
 storage_stop
 grep -q 'event=volume.locked volume=crash-final' "$STORAGE_LOG" ||
 	fail "crash-final was not locked at shutdown"
@@ -108,4 +131,9 @@ if mountpoint -q "$STORAGE_DIR/pool"; then
 	expect_fail_with "Required key not available" \
 		cat "$(find "$STORAGE_DIR/pool/volumes/crash-final" -type f | head -1)"
 fi
+storage_start
+"$COFFER_BIN" volume inspect --admin-socket "$ADMIN_SOCKET" crash-inflight >/dev/null ||
+	fail "the volume created during shutdown is missing after a restart"
+check_consistent
+storage_stop
 echo "PASS"
