@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Request parsing and validation of the Docker volume plugin and admin APIs,
 // the HTTP status mapping, and the storage manager's configuration file.
-// Handlers get no volume manager here, so every case checks that a bad
-// request is rejected before it could reach one.
+// The first group gives the handlers no volume manager, so every case
+// checks that a bad request is rejected before it could reach one. The
+// second group runs them on a real fscrypt pool and needs root.
 
 #include <coffer/plugin.h>
 
@@ -505,6 +506,228 @@ static void test_admin_client_without_server(void **state)
 	assert_non_null(strstr(err.message, "cannot connect to the storage manager"));
 }
 
+// ---- handlers with a real volume manager ----------------------------------
+// A small fscrypt pool is loop-mounted in a temporary state directory, so
+// these tests need root and loop devices (see main).
+
+static struct {
+	char dir[64];
+	struct vol_manager *manager;
+} real;
+
+#define PODMAN_ID "2f73349cfc4630255319c6c8dfc1b46a8996ace9d14d8e07563b165915918ec2"
+
+static int setup_manager(void **state)
+{
+	(void)state;
+	struct vol_config config = { 0 };
+	struct cf_error err = { 0 };
+
+	snprintf(real.dir, sizeof(real.dir), "/tmp/coffer-plugin-test.XXXXXX");
+	if (mkdtemp(real.dir) == NULL)
+		return -1;
+	config.state_dir = real.dir;
+	config.pool_size = 256ULL << 20;
+	config.default_engine = "fscrypt";
+	int rc = vol_manager_open(&real.manager, &config, &err);
+	if (rc != 0)
+		fprintf(stderr, "vol_manager_open: %s\n", cf_error_message(&err, rc));
+	return rc;
+}
+
+static int teardown_manager(void **state)
+{
+	(void)state;
+	char command[128];
+
+	vol_manager_close(real.manager);
+	snprintf(command, sizeof(command), "rm -rf %s", real.dir);
+	return system(command) == 0 ? 0 : -1;
+}
+
+// Sends a Docker plugin request and returns the parsed reply; the caller
+// frees it. The HTTP status is stored in *status.
+static json_t *docker(const char *path, const char *body, int *status)
+{
+	struct plugin_response response = { 0 };
+
+	plugin_docker_handle(real.manager, "POST", path, body, strlen(body), &response);
+	*status = response.status;
+	json_t *root = json_loads(response.body, 0, NULL);
+	assert_non_null(root);
+	plugin_response_clear(&response);
+	return root;
+}
+
+static const char *err_of(json_t *root)
+{
+	const char *err = json_string_value(json_object_get(root, "Err"));
+	assert_non_null(err);
+	return err;
+}
+
+static void test_docker_volume_lifecycle(void **state)
+{
+	(void)state;
+	int status;
+	json_t *reply;
+
+	reply = docker("/VolumeDriver.Create", "{\"Name\":\"life\",\"Opts\":{\"engine\":\"fscrypt\"}}",
+		       &status);
+	assert_int_equal(status, 200);
+	assert_string_equal(err_of(reply), "");
+	json_decref(reply);
+
+	reply = docker("/VolumeDriver.Get", "{\"Name\":\"life\"}", &status);
+	assert_int_equal(status, 200);
+	json_t *volume = json_object_get(reply, "Volume");
+	assert_string_equal(json_string_value(json_object_get(volume, "Name")), "life");
+	assert_string_equal(json_string_value(json_object_get(volume, "Mountpoint")), "");
+	json_t *volume_status = json_object_get(volume, "Status");
+	assert_string_equal(json_string_value(json_object_get(volume_status, "State")), "ready");
+	assert_string_equal(json_string_value(json_object_get(volume_status, "Engine")), "fscrypt");
+	json_decref(reply);
+
+	reply = docker("/VolumeDriver.Mount", "{\"Name\":\"life\",\"ID\":\"c1\"}", &status);
+	assert_int_equal(status, 200);
+	char mountpoint[VOL_PATH_MAX];
+	snprintf(mountpoint, sizeof(mountpoint), "%s",
+		 json_string_value(json_object_get(reply, "Mountpoint")));
+	assert_non_null(strstr(mountpoint, "life"));
+	json_decref(reply);
+
+	reply = docker("/VolumeDriver.Path", "{\"Name\":\"life\"}", &status);
+	assert_int_equal(status, 200);
+	assert_string_equal(json_string_value(json_object_get(reply, "Mountpoint")), mountpoint);
+	json_decref(reply);
+
+	reply = docker("/VolumeDriver.List", "{}", &status);
+	assert_int_equal(status, 200);
+	json_t *volumes = json_object_get(reply, "Volumes");
+	assert_int_equal(json_array_size(volumes), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(volumes, 0), "Mountpoint")),
+			    mountpoint);
+	json_decref(reply);
+
+	reply = docker("/VolumeDriver.Remove", "{\"Name\":\"life\"}", &status);
+	assert_int_equal(status, 500);
+	assert_non_null(strstr(err_of(reply), "stop the container"));
+	json_decref(reply);
+
+	reply = docker("/VolumeDriver.Unmount", "{\"Name\":\"life\",\"ID\":\"c1\"}", &status);
+	assert_int_equal(status, 200);
+	json_decref(reply);
+
+	reply = docker("/VolumeDriver.Remove", "{\"Name\":\"life\"}", &status);
+	assert_int_equal(status, 200);
+	assert_string_equal(err_of(reply), "");
+	json_decref(reply);
+
+	reply = docker("/VolumeDriver.Get", "{\"Name\":\"life\"}", &status);
+	assert_int_equal(status, 500);
+	assert_non_null(strstr(err_of(reply), "not found"));
+	json_decref(reply);
+}
+
+// podman sends one fixed ID for every container, so a second Mount with it
+// while mounted comes from another podman instance.
+static void test_docker_podman_second_instance(void **state)
+{
+	(void)state;
+	int status;
+	json_t *reply;
+	const char *mount = "{\"Name\":\"pod\",\"ID\":\"" PODMAN_ID "\"}";
+
+	json_decref(docker("/VolumeDriver.Create", "{\"Name\":\"pod\",\"Opts\":{\"engine\":\"fscrypt\"}}",
+			   &status));
+	assert_int_equal(status, 200);
+
+	reply = docker("/VolumeDriver.Mount", mount, &status);
+	assert_int_equal(status, 200);
+	json_decref(reply);
+
+	reply = docker("/VolumeDriver.Mount", mount, &status);
+	assert_int_equal(status, 500);
+	assert_non_null(strstr(err_of(reply), "another podman instance"));
+	json_decref(reply);
+
+	reply = docker("/VolumeDriver.Unmount", mount, &status);
+	assert_int_equal(status, 200);
+	json_decref(reply);
+
+	// Once unmounted, the next podman instance may mount it.
+	reply = docker("/VolumeDriver.Mount", mount, &status);
+	assert_int_equal(status, 200);
+	json_decref(reply);
+	json_decref(docker("/VolumeDriver.Unmount", mount, &status));
+	assert_int_equal(status, 200);
+	json_decref(docker("/VolumeDriver.Remove", "{\"Name\":\"pod\"}", &status));
+	assert_int_equal(status, 200);
+}
+
+static void test_docker_podman_shared_volume(void **state)
+{
+	(void)state;
+	int status;
+	const char *mount = "{\"Name\":\"pods\",\"ID\":\"" PODMAN_ID "\"}";
+
+	json_decref(docker("/VolumeDriver.Create",
+			   "{\"Name\":\"pods\",\"Opts\":{\"engine\":\"fscrypt\",\"shared\":\"true\"}}",
+			   &status));
+	assert_int_equal(status, 200);
+	json_decref(docker("/VolumeDriver.Mount", mount, &status));
+	assert_int_equal(status, 200);
+	json_decref(docker("/VolumeDriver.Mount", mount, &status));
+	assert_int_equal(status, 200);
+	json_decref(docker("/VolumeDriver.Unmount", mount, &status));
+	assert_int_equal(status, 200);
+	json_decref(docker("/VolumeDriver.Unmount", mount, &status));
+	assert_int_equal(status, 200);
+	json_decref(docker("/VolumeDriver.Remove", "{\"Name\":\"pods\"}", &status));
+	assert_int_equal(status, 200);
+}
+
+static void test_admin_volume_lifecycle(void **state)
+{
+	(void)state;
+	struct plugin_response response = { 0 };
+	const char *create = "{\"name\":\"adm\",\"options\":{\"engine\":\"fscrypt\"}}";
+
+	assert_int_equal(plugin_admin_handle(real.manager, "POST", "/v1/volumes", create,
+					     strlen(create), &response), 0);
+	assert_int_equal(response.status, 200);
+	json_t *volume = json_loads(response.body, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(volume, "name")), "adm");
+	assert_string_equal(json_string_value(json_object_get(volume, "state")), "ready");
+	assert_string_equal(json_string_value(json_object_get(volume, "engine")), "fscrypt");
+	assert_true(strlen(json_string_value(json_object_get(volume, "key_id"))) > 0);
+	assert_true(json_is_false(json_object_get(volume, "shared")));
+	assert_int_equal(json_array_size(json_object_get(volume, "users")), 0);
+	json_decref(volume);
+	plugin_response_clear(&response);
+
+	assert_int_equal(plugin_admin_handle(real.manager, "POST", "/v1/volumes", create,
+					     strlen(create), &response), -EEXIST);
+	assert_int_equal(response.status, 409);
+	plugin_response_clear(&response);
+
+	assert_int_equal(plugin_admin_handle(real.manager, "GET", "/v1/volumes", "", 0, &response), 0);
+	json_t *list = json_loads(response.body, 0, NULL);
+	assert_int_equal(json_array_size(json_object_get(list, "volumes")), 1);
+	json_decref(list);
+	plugin_response_clear(&response);
+
+	assert_int_equal(plugin_admin_handle(real.manager, "DELETE", "/v1/volumes/adm", "", 0,
+					     &response), 0);
+	assert_int_equal(response.status, 200);
+	plugin_response_clear(&response);
+
+	assert_int_equal(plugin_admin_handle(real.manager, "GET", "/v1/volumes/adm", "", 0,
+					     &response), -ENOENT);
+	assert_int_equal(response.status, 404);
+	plugin_response_clear(&response);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -530,6 +753,24 @@ int main(void)
 		cmocka_unit_test(test_admin_client_without_server),
 	};
 
+	const struct CMUnitTest manager_tests[] = {
+		cmocka_unit_test(test_docker_volume_lifecycle),
+		cmocka_unit_test(test_docker_podman_second_instance),
+		cmocka_unit_test(test_docker_podman_shared_volume),
+		cmocka_unit_test(test_admin_volume_lifecycle),
+	};
+
 	cf_log_set_level(CF_LOG_ERROR);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests_name("request handling", tests, NULL, NULL);
+
+	if (geteuid() != 0 || access("/dev/loop-control", F_OK) != 0) {
+		const char *required = getenv("COFFER_REQUIRE_PRIVILEGED");
+		fprintf(stderr, "the tests with a real volume manager need root and loop devices\n");
+		if (required != NULL && strcmp(required, "1") == 0)
+			return 1;
+		return failed != 0 ? failed : 77;
+	}
+	failed += cmocka_run_group_tests_name("handlers with a volume manager", manager_tests,
+					      setup_manager, teardown_manager);
+	return failed;
 }
