@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// Load client for bench/ca.sh: posts P-256 certificate requests over HTTPS
-// keep-alive connections, either to coffer's EST simpleenroll (one fresh
-// bootstrap token per request, created before the clock starts) or to
-// cfssl's /api/v1/cfssl/sign, and prints one CSV line per round:
+// Load client for bench/ca.sh. It posts P-256 certificate requests over
+// HTTPS keep-alive connections to coffer's EST simpleenroll or to cfssl's
+// /api/v1/cfssl/sign. For coffer, one fresh bootstrap token per request is
+// created before the clock starts. It prints one CSV line per round:
 //   server,connections,requests,seconds,certs_per_s,p50_ms,p99_ms,server_cpu_ms_per_cert
 // Every response is checked: HTTP 200 and a certificate in the body.
 

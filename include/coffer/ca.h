@@ -112,7 +112,7 @@ int ca_csr_parse(const uint8_t *der, size_t size, X509_REQ **out, struct cf_erro
 // the SANs in allowed (text forms as for tokens). Every requested SAN must
 // be allowed and at least one must be requested. The subject CN, when
 // present, must equal one of the requested SAN values. Returns -EPERM when
-// the request asks for more than allowed, -EINVAL when it is malformed.
+// the request names more than allowed, -EINVAL when it is malformed.
 int ca_policy_check(X509_REQ *req, const char *const *allowed, size_t allowed_count,
 		    struct cf_error *err);
 

@@ -64,10 +64,10 @@ static int check_public_key(X509_REQ *req, EVP_PKEY *key, struct cf_error *err)
 // ---- fast path for ECDSA requests ----------------------------------------
 //
 // OpenSSL 3.0's d2i_X509_REQ turns the public key into an EVP_PKEY through
-// its decoder search, which costs several times an ECDSA verification. For
-// EC keys, the request is parsed here with templates that keep the key as
-// bytes, the key is imported with EVP_PKEY_fromdata (which checks that the
-// point is on the curve) and the signature is verified over the DER of
+// its decoder search, which costs several times an ECDSA verification. So
+// EC requests are parsed here with templates that keep the key as bytes.
+// The key is imported with EVP_PKEY_fromdata, which checks that the point
+// is on the curve, and the signature is verified over the DER of
 // certificationRequestInfo as received. Other keys take d2i_X509_REQ.
 
 typedef struct {

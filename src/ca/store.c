@@ -104,8 +104,8 @@ static int db_open(const char *dir, bool create, sqlite3 **out, struct cf_error 
 	return 0;
 }
 
-// Serialises write transactions of all handles in this process. Threads of
-// the EST server each own a handle; waiting on this mutex is far cheaper
+// Serialises write transactions of all handles in this process. Each EST
+// server thread owns a handle, and waiting on this mutex is far cheaper
 // than SQLite's busy handler, which sleeps in steps of milliseconds.
 // Other processes (the CLI) still meet the busy handler.
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;

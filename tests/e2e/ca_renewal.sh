@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Renewal with a short lifetime: `coffer enroll --watch` runs the library
-# renewer against `coffer ca serve` with 15-second certificates and must
-# renew at two thirds of each lifetime, every time with a new serial and a
+# Renewal with a short lifetime. `coffer enroll --watch` runs the library
+# renewer against `coffer ca serve` with 15-second certificates. It must
+# renew at two thirds of each lifetime, each time with a new serial and a
 # certificate that chains to the root and keeps its SANs.
 
 source "$(dirname "$0")/lib.sh"

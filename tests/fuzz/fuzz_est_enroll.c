@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Fuzzes the enrollment request path of the EST server: the body is
-// base64-decoded as the server does (raw DER is tried too, so the corpus
-// can hold either), parsed as PKCS#10 with its signature checked, and run
-// through the issuance policy against a fixed list of allowed SANs.
+// Fuzzes the enrollment request path of the EST server. The input is
+// base64-decoded as the server does, and also tried as raw DER, so the
+// corpus may contain either. Each request is parsed as PKCS#10 with its
+// signature checked and run through the issuance policy against a fixed
+// list of allowed SANs.
 
 #include <coffer/ca.h>
 
