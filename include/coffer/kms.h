@@ -10,6 +10,8 @@
 #include <coffer/keystore.h>
 #include <coffer/kmip.h>
 
+struct ca_renewer;
+
 #define KMS_DEFAULT_PORT 5696
 #define KMS_MAX_ADMINS 32
 
@@ -38,6 +40,10 @@ struct kms_config {
 	// When not NULL, the bound port is written here once listening (for
 	// tests that listen on port 0).
 	const char *port_file;
+	// When set, every new connection gets its TLS context from this renewer
+	// (a certificate from coffer's CA, renewed in the background) instead
+	// of the one built from cert_path, key_path and client_ca_path.
+	struct ca_renewer *renewer;
 };
 
 // Runs the server until SIGTERM or SIGINT, then stops accepting, lets

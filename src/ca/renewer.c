@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,13 +125,18 @@ static SSL_CTX *make_context(const struct loaded *l, bool server)
 		goto fail;
 	for (int i = 0; i < sk_X509_num(l->chain); i++) {
 		X509 *cert = sk_X509_value(l->chain, i);
-		// The peer has the root already; send only intermediates.
+		// The peer has the root already; send only intermediates. They are
+		// also trusted here, so a peer that sends only its leaf verifies.
 		if (X509_check_issued(cert, cert) == X509_V_OK)
 			continue;
-		if (SSL_CTX_add1_chain_cert(ctx, cert) != 1)
+		if (SSL_CTX_add1_chain_cert(ctx, cert) != 1 ||
+		    !X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), cert))
 			goto fail;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	// Callers with non-blocking sockets may retry a write from a new buffer.
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 	if (server) {
 		static const unsigned char session_context[] = "coffer-mtls";
 		SSL_CTX_set_session_id_context(ctx, session_context, sizeof(session_context) - 1);
@@ -273,6 +279,12 @@ static void *renew_loop(void *arg)
 {
 	struct ca_renewer *renewer = arg;
 	int64_t retry_at = 0;
+
+	// Signals belong to the daemon's own threads (the KMS reads them from
+	// a signalfd), so this thread never takes one.
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 
 	pthread_mutex_lock(&renewer->lock);
 	while (!renewer->stop) {

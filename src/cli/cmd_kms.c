@@ -4,6 +4,7 @@
 
 #include "cli.h"
 
+#include <coffer/ca.h>
 #include <coffer/keystore.h>
 #include <coffer/kmip.h>
 #include <coffer/kms.h>
@@ -26,6 +27,11 @@ static int parse_positive(const char *option, const char *value, int *out)
 	*out = (int)n;
 	return 0;
 }
+
+// Enrollment with coffer's CA, set by the enroll-* settings.
+static const char *enrollment_sans[CA_SAN_MAX];
+static struct ca_enroll_options enrollment = { .sans = enrollment_sans };
+static const char *enrollment_token_file;
 
 static int add_admin(struct kms_config *config, const char *identity)
 {
@@ -57,7 +63,15 @@ static int apply_setting(struct kms_config *config, const char *name, const char
 		return parse_positive("idle-timeout", value, &config->idle_timeout_seconds);
 	else if (strcmp(name, "port-file") == 0)
 		config->port_file = value;
-	else
+	else if (strcmp(name, "enroll-server") == 0)
+		enrollment.server = value;
+	else if (strcmp(name, "enroll-token-file") == 0)
+		enrollment_token_file = value;
+	else if (strcmp(name, "enroll-san") == 0) {
+		if (enrollment.san_count == CA_SAN_MAX)
+			return cli_usage_error("at most %d --enroll-san options", CA_SAN_MAX);
+		enrollment_sans[enrollment.san_count++] = value;
+	} else
 		return cli_usage_error("unknown setting '%s'", name);
 	return 0;
 }
@@ -101,6 +115,39 @@ static int load_config_file(struct kms_config *config, const char *path)
 	return 0;
 }
 
+// Obtains the server certificate from coffer's CA (or reuses a valid one
+// at --cert) and starts renewing it at two thirds of its lifetime.
+static int start_renewer(const struct kms_config *config, struct ca_renewer **out,
+			 struct cf_error *err)
+{
+	static char chain_path[4096];
+	char *token = NULL;
+	size_t token_size = 0;
+	int rc;
+
+	snprintf(chain_path, sizeof(chain_path), "%s.chain", config->cert_path);
+	struct ca_renewer_options options = { .enroll = enrollment };
+	options.enroll.root_path = config->client_ca_path;
+	options.enroll.key_path = config->key_path;
+	options.enroll.cert_path = config->cert_path;
+	options.enroll.chain_path = chain_path;
+	if (enrollment_token_file != NULL) {
+		rc = cf_read_file(enrollment_token_file, CA_TOKEN_TEXT_SIZE, &token, &token_size, err);
+		if (rc != 0)
+			return rc;
+		token[strcspn(token, "\r\n")] = '\0';
+		options.enroll.token = token;
+	}
+	rc = ca_renewer_new(&options, out, err);
+	if (rc == 0)
+		rc = ca_renewer_start(*out, err);
+	if (token != NULL) {
+		cf_wipe(token, token_size);
+		free(token);
+	}
+	return rc;
+}
+
 static void serve_usage(FILE *out)
 {
 	fprintf(out,
@@ -117,6 +164,11 @@ static void serve_usage(FILE *out)
 		"  --max-connections N    concurrent connections (default 256)\n"
 		"  --idle-timeout SEC     close connections idle this long (default 300)\n"
 		"  --port-file FILE       write the bound port here once listening\n"
+		"  --enroll-server HOST:PORT  obtain --cert and --key from a coffer CA over EST\n"
+		"                         and renew them in the background; --client-ca is the\n"
+		"                         CA's root.pem and the chain is written to CERT.chain\n"
+		"  --enroll-token-file FILE  bootstrap token, used when --cert is missing or expired\n"
+		"  --enroll-san SAN       SAN to request (DNS:, IP: or URI:); repeatable\n"
 		"  --log-level LEVEL      debug, info, warn or error (default info)\n");
 }
 
@@ -133,6 +185,9 @@ static int kms_serve_command(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 'm' },
 		{ "idle-timeout", required_argument, NULL, 'i' },
 		{ "port-file", required_argument, NULL, 'p' },
+		{ "enroll-server", required_argument, NULL, 'E' },
+		{ "enroll-token-file", required_argument, NULL, 'T' },
+		{ "enroll-san", required_argument, NULL, 'S' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -168,6 +223,9 @@ static int kms_serve_command(int argc, char **argv)
 		case 'm': name = "max-connections"; break;
 		case 'i': name = "idle-timeout"; break;
 		case 'p': name = "port-file"; break;
+		case 'E': name = "enroll-server"; break;
+		case 'T': name = "enroll-token-file"; break;
+		case 'S': name = "enroll-san"; break;
 		case 'L': {
 			enum cf_log_level level;
 			if (cf_log_parse_level(optarg, &level) != 0)
@@ -195,7 +253,15 @@ static int kms_serve_command(int argc, char **argv)
 				       "(on the command line or in --config)");
 
 	struct cf_error err = { 0 };
+	struct ca_renewer *renewer = NULL;
+	if (enrollment.server != NULL) {
+		rc = start_renewer(&config, &renewer, &err);
+		if (rc != 0)
+			return cli_fail(rc, &err);
+		config.renewer = renewer;
+	}
 	rc = kms_serve(&config, &err);
+	ca_renewer_free(renewer);
 	if (rc != 0)
 		return cli_fail(rc, &err);
 	return CLI_EXIT_OK;

@@ -8,6 +8,7 @@
 // parallel. On a stop signal the listener closes, idle connections end at
 // once and a request in progress is answered before its thread exits.
 
+#include <coffer/ca.h>
 #include <coffer/kms.h>
 #include <coffer/keystore_attributes.h>
 
@@ -144,7 +145,9 @@ static void *connection_main(void *arg)
 	char reason[256];
 	char identity[KS_OWNER_MAX];
 
-	SSL *ssl = SSL_new(s->tls);
+	SSL_CTX *renewed = s->config->renewer != NULL ? ca_renewer_server_ctx(s->config->renewer) : NULL;
+	SSL *ssl = SSL_new(renewed != NULL ? renewed : s->tls);
+	SSL_CTX_free(renewed);
 	if (ssl == NULL || SSL_set_fd(ssl, c->fd) != 1) {
 		log_connection_error(c, "kms_connection_error", "cannot create a TLS session");
 		goto out;
