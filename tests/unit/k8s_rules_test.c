@@ -180,6 +180,8 @@ static const struct rule_case cases[] = {
 				     "    securityContext:\n      runAsNonRoot: false\n" },
 	{ "PSS-RUN-AS-NON-ROOT", 7, POD "  securityContext:\n    runAsNonRoot: false\n" C1 },
 	{ "PSS-RUN-AS-NON-ROOT", 7, POD C1 },
+	{ "PSS-RUN-AS-NON-ROOT", 0, POD "  hostUsers: false\n" C1 },
+	{ "PSS-RUN-AS-NON-ROOT", 8, POD "  hostUsers: true\n" C1 },
 
 	// ---- PSS-RUN-AS-USER -----------------------------------------------------
 	{ "PSS-RUN-AS-USER", 0, POD C1_SC "      runAsUser: %s\n", "1000" },
@@ -187,6 +189,7 @@ static const struct rule_case cases[] = {
 	{ "PSS-RUN-AS-USER", 0, POD C1 },
 	{ "PSS-RUN-AS-USER", 10, POD C1_SC "      runAsUser: %s\n", "0" },
 	{ "PSS-RUN-AS-USER", 7, POD "  securityContext:\n    runAsUser: 0\n" C1 },
+	{ "PSS-RUN-AS-USER", 0, POD "  hostUsers: false\n  securityContext:\n    runAsUser: 0\n" C1 },
 
 	// ---- PSS-SECCOMP-RESTRICTED ----------------------------------------------
 	{ "PSS-SECCOMP-RESTRICTED", 0, POD "  securityContext:\n    seccompProfile:\n      type: %s\n" C1, "RuntimeDefault" },

@@ -133,6 +133,7 @@ struct k8s_pod {
 	const char *spec_path;           // "spec", "spec.template.spec", ...
 	const char *metadata_path;       // "metadata", "spec.template.metadata", ...
 	bool windows;                    // spec.os.name is windows
+	bool user_namespace;             // spec.hostUsers is false
 	bool long_running;               // not a Job or CronJob: probes apply
 };
 

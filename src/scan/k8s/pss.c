@@ -7,7 +7,9 @@
 //
 // Windows: with spec.os.name set to windows, the restricted controls on
 // privilege escalation, seccomp and capabilities do not apply, as the
-// standard specifies since Kubernetes 1.25.
+// standard specifies since Kubernetes 1.25. User namespaces: a pod with
+// hostUsers: false runs its root user unprivileged on the node, so Pod
+// Security admission skips the two non-root controls for it.
 
 #include "scan/k8s/k8s.h"
 
@@ -348,6 +350,36 @@ static struct restricted_pod_state pod_state(const struct k8s_pod *pod)
 	return state;
 }
 
+// Runs the two non-root controls on one container; the caller skips them for
+// pods with their own user namespace.
+static void check_container_non_root(struct k8s_pod *pod, const struct k8s_container *c,
+				     bool pod_non_root)
+{
+	const struct k8s_node *context = security_context(c);
+	const struct k8s_node *at_context = k8s_map_at(c->node, "securityContext", c->node);
+	char path[256];
+
+	const struct k8s_node *non_root = k8s_map_get(context, "runAsNonRoot");
+	if (k8s_node_is_false(non_root))
+		k8s_report(pod->object, K8S_RULE_RUN_AS_NON_ROOT, non_root, c,
+			   k8s_container_path(pod, c, "securityContext.runAsNonRoot", path,
+					      sizeof(path)),
+			   "sets runAsNonRoot: false");
+	else if (!k8s_node_is_true(non_root) && !pod_non_root)
+		k8s_report(pod->object, K8S_RULE_RUN_AS_NON_ROOT, at_context, c,
+			   k8s_container_path(pod, c, "securityContext.runAsNonRoot", path,
+					      sizeof(path)),
+			   "does not set runAsNonRoot: true, and neither does the pod");
+
+	const struct k8s_node *user = k8s_map_get(context, "runAsUser");
+	long long uid;
+	if (k8s_node_int(user, &uid) && uid == 0)
+		k8s_report(pod->object, K8S_RULE_RUN_AS_USER, user, c,
+			   k8s_container_path(pod, c, "securityContext.runAsUser", path,
+					      sizeof(path)),
+			   "sets runAsUser: 0 (root)");
+}
+
 static void check_container_restricted(struct k8s_pod *pod, const struct k8s_container *c)
 {
 	struct restricted_pod_state state = pod_state(pod);
@@ -369,25 +401,8 @@ static void check_container_restricted(struct k8s_pod *pod, const struct k8s_con
 							       : "a non-boolean value");
 	}
 
-	const struct k8s_node *non_root = k8s_map_get(context, "runAsNonRoot");
-	if (k8s_node_is_false(non_root))
-		k8s_report(pod->object, K8S_RULE_RUN_AS_NON_ROOT, non_root, c,
-			   k8s_container_path(pod, c, "securityContext.runAsNonRoot", path,
-					      sizeof(path)),
-			   "sets runAsNonRoot: false");
-	else if (!k8s_node_is_true(non_root) && !state.pod_non_root)
-		k8s_report(pod->object, K8S_RULE_RUN_AS_NON_ROOT, at_context, c,
-			   k8s_container_path(pod, c, "securityContext.runAsNonRoot", path,
-					      sizeof(path)),
-			   "does not set runAsNonRoot: true, and neither does the pod");
-
-	const struct k8s_node *user = k8s_map_get(context, "runAsUser");
-	long long uid;
-	if (k8s_node_int(user, &uid) && uid == 0)
-		k8s_report(pod->object, K8S_RULE_RUN_AS_USER, user, c,
-			   k8s_container_path(pod, c, "securityContext.runAsUser", path,
-					      sizeof(path)),
-			   "sets runAsUser: 0 (root)");
+	if (!pod->user_namespace)
+		check_container_non_root(pod, c, state.pod_non_root);
 
 	if (!pod->windows) {
 		const struct k8s_node *type = k8s_map_path(context, "seccompProfile.type");
@@ -433,6 +448,9 @@ void k8s_check_pss_restricted(struct k8s_pod *pod)
 	char path[256];
 
 	check_volume_types(pod);
+	k8s_for_each_container(pod, check_container_restricted);
+	if (pod->user_namespace)
+		return;
 
 	const struct k8s_node *non_root = k8s_map_get(context, "runAsNonRoot");
 	if (k8s_node_is_false(non_root))
@@ -446,6 +464,4 @@ void k8s_check_pss_restricted(struct k8s_pod *pod)
 		k8s_report(pod->object, K8S_RULE_RUN_AS_USER, user, NULL,
 			   k8s_pod_path(pod, "securityContext.runAsUser", path, sizeof(path)),
 			   "sets runAsUser: 0 (root) for the pod");
-
-	k8s_for_each_container(pod, check_container_restricted);
 }

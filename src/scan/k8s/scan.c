@@ -507,6 +507,7 @@ static void check_pod(struct k8s_pod *pod)
 	if (!k8s_node_is_mapping(pod->spec))
 		return;
 	pod->windows = k8s_node_equals(k8s_map_path(pod->spec, "os.name"), "windows");
+	pod->user_namespace = k8s_node_is_false(k8s_map_get(pod->spec, "hostUsers"));
 	k8s_check_pss_baseline(pod);
 	k8s_check_pss_restricted(pod);
 	k8s_check_practice(pod);
