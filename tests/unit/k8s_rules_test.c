@@ -121,6 +121,8 @@ static const struct rule_case cases[] = {
 	// ---- PSS-PROC-MOUNT ------------------------------------------------------
 	{ "PSS-PROC-MOUNT", 0, POD C1_SC "      procMount: %s\n", "Default" },
 	{ "PSS-PROC-MOUNT", 0, POD C1 },
+	{ "PSS-PROC-MOUNT", 0, POD "  hostUsers: false\n" C1_SC "      procMount: Unmasked\n", .baseline = true },
+	{ "PSS-PROC-MOUNT", 11, POD "  hostUsers: false\n" C1_SC "      procMount: Unmasked\n" },
 	{ "PSS-PROC-MOUNT", 10, POD C1_SC "      procMount: %s\n", "Unmasked" },
 	{ "PSS-PROC-MOUNT", 10, POD "  initContainers:\n  - name: i\n    image: busybox:1.36\n"
 				"    securityContext:\n      procMount: Unmasked\n" C1 },

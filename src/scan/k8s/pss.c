@@ -8,8 +8,10 @@
 // Windows: with spec.os.name set to windows, the restricted controls on
 // privilege escalation, seccomp and capabilities do not apply, as the
 // standard specifies since Kubernetes 1.25. User namespaces: a pod with
-// hostUsers: false runs its root user unprivileged on the node, so Pod
-// Security admission skips the two non-root controls for it.
+// hostUsers: false runs its root user unprivileged on the node. So, as Pod
+// Security admission does since Kubernetes 1.35, the two non-root controls
+// skip such pods, and the baseline profile allows procMount: Unmasked there
+// (the restricted profile still does not).
 
 #include "scan/k8s/k8s.h"
 
@@ -276,7 +278,9 @@ static void check_container_baseline(struct k8s_pod *pod, const struct k8s_conta
 
 	const struct k8s_node *proc_mount = k8s_map_get(context, "procMount");
 	const char *proc_value = k8s_node_string(proc_mount);
-	if (proc_value != NULL && strcmp(proc_value, "Default") != 0)
+	bool unmasked_allowed = pod->user_namespace &&
+				pod->object->scan->options.profile == SCAN_K8S_PROFILE_BASELINE;
+	if (proc_value != NULL && strcmp(proc_value, "Default") != 0 && !unmasked_allowed)
 		k8s_report(pod->object, K8S_RULE_PROC_MOUNT, proc_mount, c,
 			   k8s_container_path(pod, c, "securityContext.procMount", path,
 					      sizeof(path)),
