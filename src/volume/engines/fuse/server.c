@@ -42,7 +42,12 @@
 #define MAX_IO (1024 * 1024)
 // Blocks one request can touch: MAX_IO plus a partial block at each end.
 #define MAX_IO_BLOCKS (MAX_IO / GCFS_BLOCK_SIZE + 2)
+// w->cipher also holds the header when a read starts at block 0.
 #define NODE_BUCKETS 4096
+#define DEFAULT_THREADS 16
+// Readahead for the mount (KiB): the kernel starts FUSE mounts at 128 KiB
+// whatever max_readahead says, and large reads amortize each round trip.
+#define READ_AHEAD_KB 1024
 // Integrity errors logged in full before only every 1000th is logged.
 #define AUTH_LOG_BURST 100
 
@@ -61,7 +66,8 @@ struct node {
 };
 
 struct dir_entry {
-	char *name;
+	char *name; // plaintext name
+	char *disk; // on-disk name, for readdirplus lookups
 	ino_t ino;
 	unsigned char type;
 };
@@ -77,6 +83,9 @@ struct worker {
 	uint8_t *cipher;  // MAX_IO_BLOCKS sealed blocks
 	uint8_t *plain;   // MAX_IO_BLOCKS plaintext blocks
 	uint8_t nonces[MAX_IO_BLOCKS * GCFS_NONCE_SIZE];
+	// Plaintext of each block to seal: a block of plain, or the request
+	// buffer itself when a write covers the whole block (no copy).
+	const uint8_t *sources[MAX_IO_BLOCKS];
 };
 
 struct server {
@@ -353,6 +362,8 @@ static void chown_to_caller(fuse_req_t req, int dirfd, const char *name)
 	if (!server.running_as_root)
 		return;
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	if (ctx->uid == geteuid() && ctx->gid == getegid())
+		return;
 	if (fchownat(dirfd, name, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW) != 0)
 		cf_log(CF_LOG_WARN, "fuse_chown_failed", "volume=%s uid=%u gid=%u error=%d",
 		       server.options->volume, (unsigned)ctx->uid, (unsigned)ctx->gid, errno);
@@ -441,6 +452,27 @@ static int file_id_get(struct node *n, int fd, uint8_t id[GCFS_FILE_ID_SIZE])
 	return rc;
 }
 
+// Takes the file id from a header already read, caching it.
+static int file_id_from_header(struct node *n, const uint8_t *header,
+			       uint8_t id[GCFS_FILE_ID_SIZE])
+{
+	int rc = 0;
+	pthread_mutex_lock(&n->id_lock);
+	if (!n->id_known) {
+		if (gcfs_header_decode(header, GCFS_HEADER_SIZE, n->file_id) == 0) {
+			n->id_known = true;
+		} else {
+			rc = -EIO;
+			cf_log(CF_LOG_ERROR, "fuse_header_invalid", "volume=%s ino=%ju",
+			       server.options->volume, (uintmax_t)n->ino);
+		}
+	}
+	if (rc == 0)
+		memcpy(id, n->file_id, GCFS_FILE_ID_SIZE);
+	pthread_mutex_unlock(&n->id_lock);
+	return rc;
+}
+
 // Writes a fresh header to an empty ciphertext. Caller holds n->lock.
 static int file_id_create(struct node *n, int fd, uint8_t id[GCFS_FILE_ID_SIZE])
 {
@@ -522,10 +554,6 @@ static int content_read(struct worker *w, struct node *n, int fd, size_t size, o
 	if ((uint64_t)off + size > plain_size)
 		size = (size_t)(plain_size - (uint64_t)off);
 
-	rc = file_id_get(n, fd, id);
-	if (rc != 0)
-		return rc == -ENODATA ? -EIO : rc;
-
 	uint64_t first = (uint64_t)off / GCFS_BLOCK_SIZE;
 	uint64_t last = ((uint64_t)off + size - 1) / GCFS_BLOCK_SIZE;
 	uint64_t end_plain = (last + 1) * GCFS_BLOCK_SIZE;
@@ -534,16 +562,25 @@ static int content_read(struct worker *w, struct node *n, int fd, size_t size, o
 	size_t count = (size_t)(last - first + 1);
 	size_t cipher_len = (count - 1) * GCFS_CIPHER_BLOCK_SIZE + last_len + GCFS_BLOCK_OVERHEAD;
 
-	int got = read_full(fd, w->cipher, cipher_len, block_offset(first));
+	// A read from block 0 fetches the header in the same pread.
+	size_t prefix = first == 0 ? GCFS_HEADER_SIZE : 0;
+	int got = read_full(fd, w->cipher, cipher_len + prefix, block_offset(first) - (off_t)prefix);
 	if (got < 0)
 		return got;
-	if ((size_t)got != cipher_len)
+	if ((size_t)got != cipher_len + prefix)
 		return -EIO;
+	if (prefix > 0)
+		rc = file_id_from_header(n, w->cipher, id);
+	else
+		rc = file_id_get(n, fd, id);
+	if (rc != 0)
+		return rc == -ENODATA ? -EIO : rc;
+	const uint8_t *sealed = w->cipher + prefix;
 
 	for (size_t i = 0; i < count; i++) {
 		size_t len = i + 1 == count ? last_len : GCFS_BLOCK_SIZE;
 		size_t opened = 0;
-		rc = gcfs_block_open(w->ctx, first + i, id, w->cipher + i * GCFS_CIPHER_BLOCK_SIZE,
+		rc = gcfs_block_open(w->ctx, first + i, id, sealed + i * GCFS_CIPHER_BLOCK_SIZE,
 				     len + GCFS_BLOCK_OVERHEAD, w->plain + i * GCFS_BLOCK_SIZE,
 				     &opened);
 		if (rc != 0 || opened != len) {
@@ -556,8 +593,8 @@ static int content_read(struct worker *w, struct node *n, int fd, size_t size, o
 	return 0;
 }
 
-// Seals count consecutive plaintext blocks from w->plain into w->cipher;
-// every block is full except possibly the last (last_len bytes).
+// Seals count consecutive plaintext blocks from w->sources into
+// w->cipher; every block is full except possibly the last (last_len bytes).
 static int seal_blocks(struct worker *w, const uint8_t *id, uint64_t first, size_t count,
 		       size_t last_len)
 {
@@ -567,8 +604,7 @@ static int seal_blocks(struct worker *w, const uint8_t *id, uint64_t first, size
 	for (size_t i = 0; i < count; i++) {
 		size_t len = i + 1 == count ? last_len : GCFS_BLOCK_SIZE;
 		rc = gcfs_block_seal(w->ctx, first + i, id, w->nonces + i * GCFS_NONCE_SIZE,
-				     w->plain + i * GCFS_BLOCK_SIZE, len,
-				     w->cipher + i * GCFS_CIPHER_BLOCK_SIZE);
+				     w->sources[i], len, w->cipher + i * GCFS_CIPHER_BLOCK_SIZE);
 		if (rc != 0)
 			return rc;
 	}
@@ -609,6 +645,7 @@ static int content_write(struct worker *w, struct node *n, int fd, const uint8_t
 		if (rc != 0)
 			return rc;
 		memset(w->plain + tail, 0, GCFS_BLOCK_SIZE - tail);
+		w->sources[0] = w->plain;
 		rc = seal_blocks(w, id, tail_block, 1, GCFS_BLOCK_SIZE);
 		if (rc == 0)
 			rc = write_full(fd, w->cipher, GCFS_CIPHER_BLOCK_SIZE, block_offset(tail_block));
@@ -631,6 +668,14 @@ static int content_write(struct worker *w, struct node *n, int fd, const uint8_t
 		if (existing > GCFS_BLOCK_SIZE)
 			existing = GCFS_BLOCK_SIZE;
 		size_t len = existing > to ? existing : to;
+
+		if (from == 0 && to == GCFS_BLOCK_SIZE) {
+			w->sources[i] = buf + (start - (uint64_t)off);
+			if (i + 1 == count)
+				last_len = GCFS_BLOCK_SIZE;
+			continue;
+		}
+		w->sources[i] = plain;
 
 		// Only the first and last blocks can be partial writes.
 		if ((from > 0 || to < len) && existing > 0) {
@@ -695,6 +740,7 @@ static int content_truncate(struct worker *w, struct node *n, int fd, uint64_t s
 	rc = block_load(w, n, fd, id, block, existing, w->plain);
 	if (rc != 0)
 		return rc;
+	w->sources[0] = w->plain;
 	rc = seal_blocks(w, id, block, 1, keep);
 	if (rc != 0)
 		return rc;
@@ -1244,13 +1290,6 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	}
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, 0);
-}
-
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
@@ -1269,14 +1308,16 @@ static void dir_handle_free(struct dir_handle *h)
 {
 	if (h == NULL)
 		return;
-	for (size_t i = 0; i < h->count; i++)
+	for (size_t i = 0; i < h->count; i++) {
 		free(h->entries[i].name);
+		free(h->entries[i].disk);
+	}
 	free(h->entries);
 	free(h);
 }
 
-static int dir_handle_add(struct dir_handle *h, size_t *cap, const char *name, ino_t ino,
-			  unsigned char type)
+static int dir_handle_add(struct dir_handle *h, size_t *cap, const char *name,
+			  const char *disk, ino_t ino, unsigned char type)
 {
 	if (h->count == *cap) {
 		size_t grown = *cap ? *cap * 2 : 64;
@@ -1287,9 +1328,14 @@ static int dir_handle_add(struct dir_handle *h, size_t *cap, const char *name, i
 		*cap = grown;
 	}
 	char *copy = strdup(name);
-	if (copy == NULL)
+	char *disk_copy = strdup(disk);
+	if (copy == NULL || disk_copy == NULL) {
+		free(copy);
+		free(disk_copy);
 		return -ENOMEM;
-	h->entries[h->count++] = (struct dir_entry){ .name = copy, .ino = ino, .type = type };
+	}
+	h->entries[h->count++] = (struct dir_entry){ .name = copy, .disk = disk_copy, .ino = ino,
+						     .type = type };
 	return 0;
 }
 
@@ -1343,7 +1389,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		char plain[GCFS_NAME_MAX + 1], encoded[GCFS_ENCODED_BUF];
 
 		if (strcmp(disk, ".") == 0 || strcmp(disk, "..") == 0) {
-			rc = dir_handle_add(h, &cap, disk, de->d_ino, de->d_type);
+			rc = dir_handle_add(h, &cap, disk, disk, de->d_ino, de->d_type);
 			continue;
 		}
 		if (strcmp(disk, GCFS_DIRIV_NAME) == 0 ||
@@ -1364,7 +1410,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 			skipped++;
 			continue;
 		}
-		rc = dir_handle_add(h, &cap, plain, de->d_ino, de->d_type);
+		rc = dir_handle_add(h, &cap, plain, disk, de->d_ino, de->d_type);
 	}
 	closedir(d);
 	if (skipped > 0)
@@ -1400,6 +1446,45 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 						&st, (off_t)(i + 1));
 		if (need > size - used)
 			break;
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+// Like readdir, but looks up each entry as well, so the kernel caches its
+// attributes and `ls -l`, find and rm need no LOOKUP per name.
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	struct dir_handle *h = (struct dir_handle *)(uintptr_t)fi->fh;
+	struct node *dir = node_of(ino);
+	char *buf = malloc(size);
+	size_t used = 0;
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+
+	for (size_t i = (size_t)off; i < h->count; i++) {
+		struct dir_entry *de = &h->entries[i];
+		struct fuse_entry_param e;
+		bool dots = strcmp(de->name, ".") == 0 || strcmp(de->name, "..") == 0;
+
+		// "." and ".." carry no lookup: the kernel ignores their entry.
+		if (dots || entry_for(dir, de->disk, &e) != 0) {
+			memset(&e, 0, sizeof(e));
+			e.attr.st_ino = de->ino;
+			e.attr.st_mode = (mode_t)DTTOIF(de->type);
+		}
+		size_t need = fuse_add_direntry_plus(req, buf + used, size - used, de->name, &e,
+						     (off_t)(i + 1));
+		if (need > size - used) {
+			// Not sent, so the lookup taken above must be dropped.
+			if (e.ino != 0)
+				node_forget(node_of(e.ino), 1);
+			break;
+		}
 		used += need;
 	}
 	fuse_reply_buf(req, buf, used);
@@ -1458,11 +1543,11 @@ static const struct fuse_lowlevel_ops operations = {
 	.create = op_create,
 	.read = op_read,
 	.write = op_write,
-	.flush = op_flush,
 	.release = op_release,
 	.fsync = op_fsync,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
 	.releasedir = op_releasedir,
 	.fsyncdir = op_fsyncdir,
 	.statfs = op_statfs,
@@ -1495,6 +1580,36 @@ static void raise_nofile_limit(void)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+// Raises the mount's readahead to READ_AHEAD_KB through its backing
+// device in sysfs. The device number comes from /proc/self/mountinfo,
+// because a stat of the mount point would wait for this very server.
+static void set_read_ahead(const char *mount_point)
+{
+	char real[PATH_MAX], line[4096], device[32] = "", path[PATH_MAX + 64];
+	if (realpath(mount_point, real) == NULL)
+		return;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char dev[32], mnt[PATH_MAX];
+		// Fields: id, parent id, major:minor, root, mount point, ...
+		if (sscanf(line, "%*s %*s %31s %*s %4095s", dev, mnt) == 2 && strcmp(mnt, real) == 0)
+			snprintf(device, sizeof(device), "%s", dev);
+	}
+	fclose(f);
+	if (device[0] == '\0')
+		return;
+
+	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", device);
+	FILE *ra = fopen(path, "w");
+	if (ra == NULL || fprintf(ra, "%d\n", READ_AHEAD_KB) < 0)
+		cf_log(CF_LOG_WARN, "fuse_read_ahead_failed", "volume=%s device=%s error=%d",
+		       server.options->volume, device, errno);
+	if (ra != NULL)
+		fclose(ra);
 }
 
 static void free_all_nodes(void)
@@ -1584,6 +1699,7 @@ int gcfs_server_run(const struct gcfs_server_options *options,
 				  " mount point an existing directory?)", options->mount_point);
 		goto out_signals;
 	}
+	set_read_ahead(options->mount_point);
 	cf_log(CF_LOG_INFO, "fuse_mounted", "volume=%s mount=%s pid=%d", options->volume,
 	       options->mount_point, (int)getpid());
 	if (options->ready_fd >= 0) {
@@ -1597,9 +1713,11 @@ int gcfs_server_run(const struct gcfs_server_options *options,
 		goto out_unmount;
 	}
 	fuse_loop_cfg_set_clone_fd(loop, 0);
-	fuse_loop_cfg_set_idle_threads(loop, 8);
-	if (options->max_threads > 0)
-		fuse_loop_cfg_set_max_threads(loop, options->max_threads);
+	// Idle threads are kept, so a burst of requests does not create and
+	// destroy threads with their cipher contexts and buffers.
+	unsigned threads = options->max_threads > 0 ? options->max_threads : DEFAULT_THREADS;
+	fuse_loop_cfg_set_max_threads(loop, threads);
+	fuse_loop_cfg_set_idle_threads(loop, threads);
 	rc = fuse_session_loop_mt(se, loop);
 	fuse_loop_cfg_destroy(loop);
 	rc = rc < 0 ? rc : 0;
