@@ -45,6 +45,7 @@ int cmd_scan(int argc, char **argv);
 int cmd_ca(int argc, char **argv);
 int cmd_enroll(int argc, char **argv);
 int cmd_fuse_server(int argc, char **argv);
+int cmd_volume_export_gocryptfs_key(int argc, char **argv);
 int cmd_kms(int argc, char **argv);
 
 // Scanners behind `coffer scan`; the table is in cmd_scan.c.

@@ -304,6 +304,8 @@ int cmd_volume(int argc, char **argv)
 		{ "ls", "list volumes", volume_list },
 		{ "inspect", "show one volume", volume_inspect },
 		{ "rm", "remove a volume and destroy its key", volume_remove },
+		{ "export-gocryptfs-key", "print a fuse volume's gocryptfs master key (audited)",
+		  cmd_volume_export_gocryptfs_key },
 		{ NULL, NULL, NULL },
 	};
 

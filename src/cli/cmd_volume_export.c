@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+// `coffer volume export-gocryptfs-key`: prints the gocryptfs master key of
+// a fuse volume, so an administrator can open the volume with stock
+// gocryptfs (`gocryptfs -masterkey=stdin`) without coffer. It reads the
+// embedded key store in the storage manager's state directory directly,
+// refuses unless --force is given, and writes every attempt, refused or
+// not, to the key store's audit log.
+
+#include "cli.h"
+
+#include "volume/engine.h"
+
+#include <coffer/keystore.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void export_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: coffer volume export-gocryptfs-key --force [--state-dir DIR] NAME\n\n"
+		"Prints the 32-byte gocryptfs master key of the fuse volume NAME in hex.\n"
+		"Anyone with it can decrypt the volume: `gocryptfs -masterkey=stdin\n"
+		"STATE_DIR/fuse-volumes/NAME MOUNTPOINT` reads it from standard input.\n"
+		"Every attempt is written to the key store's audit log.\n\n"
+		"Options:\n"
+		"  --force           required: confirms that the key may be printed\n"
+		"  --state-dir DIR   the storage manager's state directory\n"
+		"                    (default /var/lib/coffer)\n"
+		"  -h, --help        show this help\n");
+}
+
+// Reads the volume's engine and key id from the manager's volumes.db.
+static int lookup_volume(const char *state_dir, const char *name, char *engine,
+			 size_t engine_size, char *key_id, size_t key_id_size,
+			 struct cf_error *err)
+{
+	char path[4096];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/volumes.db", state_dir);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		rc = cf_error_set(err, -ENOENT, "cannot open %s: %s (is --state-dir right?)", path,
+				  db != NULL ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_prepare_v2(db, "SELECT engine, key_id FROM volumes WHERE name = ?", -1, &stmt,
+			       NULL) != SQLITE_OK) {
+		rc = cf_error_set(err, -EIO, "cannot query %s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		rc = cf_error_set(err, -ENOENT, "volume %s not found in %s", name, path);
+		goto out;
+	}
+	const unsigned char *e = sqlite3_column_text(stmt, 0);
+	const unsigned char *k = sqlite3_column_text(stmt, 1);
+	if (k == NULL) {
+		rc = cf_error_set(err, -ENOKEY, "volume %s has no key yet", name);
+		goto out;
+	}
+	snprintf(engine, engine_size, "%s", e != NULL ? (const char *)e : "");
+	snprintf(key_id, key_id_size, "%s", (const char *)k);
+	rc = 0;
+
+out:
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return rc;
+}
+
+int cmd_volume_export_gocryptfs_key(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *state_dir = "/var/lib/coffer";
+	bool force = false;
+	struct cf_error err = { 0 };
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			force = true;
+			break;
+		case 's':
+			state_dir = optarg;
+			break;
+		case 'h':
+			export_usage(stdout);
+			return CLI_EXIT_OK;
+		default:
+			export_usage(stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		export_usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	const char *name = argv[optind];
+
+	char keys_dir[4096];
+	snprintf(keys_dir, sizeof(keys_dir), "%s/keys", state_dir);
+	struct ks_options ks_opts = { .dir = keys_dir };
+	struct ks_store *store = NULL;
+	int rc = ks_open(&store, &ks_opts, &err);
+	if (rc != 0) {
+		cf_error_prefix(&err, "cannot open the embedded key store in %s (only volumes whose"
+				" keys live there can be exported)", keys_dir);
+		return cli_fail(rc, &err);
+	}
+
+	char actor[64];
+	snprintf(actor, sizeof(actor), "cli uid=%u", (unsigned)getuid());
+	if (!force) {
+		ks_audit_append(store, actor, "export-gocryptfs-key", name, "refused",
+				"--force missing");
+		ks_close(store);
+		return cli_usage_error("refusing to print the key that decrypts volume %s; rerun"
+				       " with --force (the attempt was audited)", name);
+	}
+
+	char engine[32], key_id[KS_ID_MAX];
+	uint8_t *key = NULL, master[32];
+	size_t key_size = 0;
+	const struct ks_caller caller = { .identity = "local", .admin = false };
+
+	rc = lookup_volume(state_dir, name, engine, sizeof(engine), key_id, sizeof(key_id), &err);
+	if (rc == 0 && strcmp(engine, "fuse") != 0)
+		rc = cf_error_set(&err, -EINVAL, "volume %s uses the %s engine; only fuse volumes"
+				  " are in gocryptfs format", name, engine);
+	if (rc == 0)
+		rc = ks_get_material(store, &caller, key_id, &key, &key_size, &err);
+	if (rc == 0)
+		rc = vol_fuse_master_key(key, key_size, master);
+	cf_secure_free(key);
+
+	ks_audit_append(store, actor, "export-gocryptfs-key", name, rc == 0 ? "ok" : "failed",
+			rc == 0 ? key_id : cf_error_message(&err, rc));
+	ks_close(store);
+	if (rc != 0) {
+		cf_wipe(master, sizeof(master));
+		return cli_fail(rc, &err);
+	}
+
+	char hex[2 * sizeof(master) + 1];
+	cf_hex_encode(master, sizeof(master), hex);
+	printf("%s\n", hex);
+	cf_wipe(master, sizeof(master));
+	cf_wipe(hex, sizeof(hex));
+	return CLI_EXIT_OK;
+}
