@@ -103,6 +103,14 @@ cp "$E2E_WORK/pod.yaml" "$E2E_WORK/project/"
 out=$(cd "$E2E_WORK/project" && "$COFFER_BIN" scan k8s --fail-on none pod.yaml)
 case "$out" in *PSS-HOST-NAMESPACES* | *PSS-RUN-AS-NON-ROOT*) fail "configuration was not applied: $out" ;; esac
 
+step "--ignore skips rules and --list-rules prints every rule"
+out=$("$COFFER_BIN" scan k8s --no-config --fail-on none --ignore PSS-HOST-NAMESPACES,K8S-CPU-LIMIT \
+	--ignore K8S-IMAGE-NO-DIGEST "$E2E_WORK/pod.yaml")
+case "$out" in *PSS-HOST-NAMESPACES* | *K8S-CPU-LIMIT* | *K8S-IMAGE-NO-DIGEST*) fail "--ignore was not applied: $out" ;; esac
+case "$out" in *K8S-CPU-REQUEST*) ;; *) fail "--ignore removed more than it named: $out" ;; esac
+rules=$("$COFFER_BIN" scan k8s --list-rules | wc -l)
+[ "$rules" = 38 ] || fail "expected 38 rules from --list-rules, got $rules"
+
 step "usage errors and unreadable input exit 2"
 expect_fail_with "invalid --format" "$COFFER_BIN" scan k8s --format xml "$E2E_WORK/pod.yaml"
 expect_fail_with "invalid profile" "$COFFER_BIN" scan k8s --profile strict "$E2E_WORK/pod.yaml"
