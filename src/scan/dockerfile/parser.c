@@ -859,6 +859,8 @@ static bool flag_allowed(enum df_kind kind, const char *name)
 {
 	const char *allowed = allowed_flags(kind);
 	size_t len = strlen(name);
+	if (len == 0)
+		return false;
 	for (const char *at = strstr(allowed, name); at != NULL; at = strstr(at + 1, name)) {
 		if (at > allowed && at[-1] == ' ' && at[len] == ' ')
 			return true;

@@ -264,6 +264,10 @@ static bool id_listed(char **ids, size_t count, const char *id)
 
 static void report_va(struct df_lint *lint, enum df_rule_id rule, enum scan_severity severity,
 		      int line, int column, const char *fmt, va_list ap)
+	__attribute__((format(printf, 6, 0)));
+
+static void report_va(struct df_lint *lint, enum df_rule_id rule, enum scan_severity severity,
+		      int line, int column, const char *fmt, va_list ap)
 {
 	const struct scan_rule *info = &df_rules[rule];
 	if (scan_config_ignored(lint->config, info->id))

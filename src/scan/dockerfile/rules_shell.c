@@ -167,6 +167,8 @@ static bool has_option(const struct df_command *cmd, size_t from, const char *sh
 static bool listed(const char *list, const char *word)
 {
 	size_t len = strlen(word);
+	if (len == 0)
+		return false;
 	for (const char *at = strstr(list, word); at != NULL; at = strstr(at + 1, word)) {
 		if ((at == list || at[-1] == ' ') && (at[len] == ' ' || at[len] == '\0'))
 			return true;
@@ -284,9 +286,25 @@ static bool pinned_gem(const char *pkg)
 	return strchr(pkg, ':') != NULL || is_local_package(pkg) || ends_with(pkg, ".gem");
 }
 
+// Remote Go packages start with a domain (github.com/...). Other names are
+// local packages or patterns such as "tool" and "all", whose versions come
+// from go.mod.
 static bool pinned_go(const char *pkg)
 {
-	return strchr(pkg, '@') != NULL || pkg[0] == '.' || pkg[0] == '/';
+	size_t first = strcspn(pkg, "/");
+	return strchr(pkg, '@') != NULL || pkg[0] == '.' || pkg[0] == '/' ||
+	       memchr(pkg, '.', first) == NULL;
+}
+
+static bool run_mounts(const struct df_instruction *inst, const char *text)
+{
+	for (size_t i = 0; i < inst->flag_count; i++) {
+		const struct df_flag *flag = &inst->flags[i];
+		if (strcmp(flag->name, "mount") == 0 && flag->value != NULL &&
+		    strstr(flag->value, text) != NULL)
+			return true;
+	}
+	return false;
 }
 
 static const char *const yes_long[] = { "--yes", "--assume-yes", "--assumeyes", NULL };
@@ -320,6 +338,9 @@ static void check_apt_get(struct run_state *state, const struct run_part *part,
 	if (sub >= cmd->word_count)
 		return;
 	const struct df_shell_word *verb = &cmd->words[sub];
+	// apt-get dist-clean (apt 2.7 and later) also removes the lists.
+	if (word_is(verb, "dist-clean"))
+		state->apt_lists_removed = true;
 	if (word_is(verb, "dist-upgrade"))
 		report_at(state, part, verb, DF_R_DL3005,
 			  "apt-get %s replaces packages of the base image", verb->value);
@@ -746,7 +767,8 @@ static void check_command(struct run_state *state, struct stage_state *stage,
 					     "-i --install-dir -n --bindir --source -s",
 					     DF_R_DL3028, "GEM:VERSION",
 					     pinned_gem);
-	} else if (strcmp(name, "go") == 0) {
+	} else if (strcmp(name, "go") == 0 && !run_mounts(state->inst, "go.mod")) {
+		// With go.mod mounted, go install takes the versions it lists.
 		check_simple_install(state, part, cmd, start, "install get",
 				     "-C -o -p -ldflags -gcflags -tags -mod -modfile", DF_R_DL3062,
 				     "PACKAGE@VERSION", pinned_go);
