@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct docker_endpoint {
 	const char *path;
@@ -149,9 +150,16 @@ static int run_get(struct vol_manager *manager, const struct plugin_request *req
 	int rc = vol_inspect(manager, request->name, &info, err);
 	if (rc < 0)
 		return rc;
+	// CreatedAt is RFC 3339 text, as Docker's own volumes report it.
+	char created[32] = "";
+	time_t when = (time_t)info.created;
+	struct tm tm;
+	if (gmtime_r(&when, &tm) != NULL)
+		strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
 	json_object_set_new(reply, "Volume",
-			    json_pack("{s:s, s:s, s:o}", "Name", info.name,
-				      "Mountpoint", mountpoint_of(&info),
+			    json_pack("{s:s, s:s, s:s, s:o}", "Name", info.name,
+				      "Mountpoint", mountpoint_of(&info), "CreatedAt", created,
 				      "Status", volume_status(&info)));
 	return 0;
 }

@@ -583,6 +583,9 @@ static void test_docker_volume_lifecycle(void **state)
 	json_t *volume = json_object_get(reply, "Volume");
 	assert_string_equal(json_string_value(json_object_get(volume, "Name")), "life");
 	assert_string_equal(json_string_value(json_object_get(volume, "Mountpoint")), "");
+	const char *created = json_string_value(json_object_get(volume, "CreatedAt"));
+	assert_non_null(created);
+	assert_int_equal(strlen(created), strlen("2026-01-01T00:00:00Z"));
 	json_t *volume_status = json_object_get(volume, "Status");
 	assert_string_equal(json_string_value(json_object_get(volume_status, "State")), "ready");
 	assert_string_equal(json_string_value(json_object_get(volume_status, "Engine")), "fscrypt");
