@@ -281,6 +281,20 @@ static json_t *image_summary(const struct image_scan *scan)
 			 scan->os.ecosystem, "layers", layers);
 }
 
+// Prints one summary line; the OS name comes from the image, so control
+// characters in it are replaced to keep escape sequences off the terminal.
+static void print_text_header(FILE *out, const char *target, const struct image_scan *scan)
+{
+	char name[128];
+	const char *pretty = scan->os.pretty_name != NULL ? scan->os.pretty_name : "unknown OS";
+	size_t i = 0;
+	for (; pretty[i] != '\0' && i + 1 < sizeof(name); i++)
+		name[i] = (unsigned char)pretty[i] < 0x20 || pretty[i] == 0x7f ? '?' : pretty[i];
+	name[i] = '\0';
+	fprintf(out, "%s: %s, %zu packages, %zu layers\n", target, name, scan->package_count,
+		scan->layer_count);
+}
+
 static int write_json_document(json_t *document, FILE *out)
 {
 	if (document == NULL)
@@ -405,9 +419,7 @@ static int run_scan(const char *target, bool rootfs, const struct image_command 
 		rc = write_json_document(image_cyclonedx(scan, &matches), out);
 	} else {
 		if (format == SCAN_FORMAT_TEXT)
-			printf("%s: %s, %zu packages, %zu layers\n", target,
-			       scan->os.pretty_name != NULL ? scan->os.pretty_name : "unknown OS",
-			       scan->package_count, scan->layer_count);
+			print_text_header(out, target, scan);
 		struct scan_write_options write_options = { .color = scan_color_wanted(out),
 							    .show_fix = true };
 		rc = scan_report_write(report, format, &write_options, out);

@@ -29,13 +29,13 @@ scan_json() { # IMAGE [OPTIONS...] -> stdout JSON
 
 step "database import and info"
 "$COFFER_BIN" db import "$DATA/osv" --db "$W/osv.db" >"$W/import.txt"
-grep -q "11 advisories imported" "$W/import.txt" || fail "import: $(cat "$W/import.txt")"
+grep -q "13 advisories imported" "$W/import.txt" || fail "import: $(cat "$W/import.txt")"
 "$COFFER_BIN" db info --db "$W/osv.db" >"$W/info.txt"
 grep -q "Debian:12" "$W/info.txt" || fail "db info lacks Debian:12: $(cat "$W/info.txt")"
 grep -q "imported 20" "$W/info.txt" || fail "db info lacks the import time"
 (cd "$DATA/osv" && zip -q "$W/all.zip" ./*.json -x expected.json)
-"$COFFER_BIN" db import "$W/all.zip" --db "$W/zip.db" | grep -q "11 advisories imported" ||
-	fail "zip import did not import 11 advisories"
+"$COFFER_BIN" db import "$W/all.zip" --db "$W/zip.db" | grep -q "13 advisories imported" ||
+	fail "zip import did not import 13 advisories"
 
 step "every format and compression lists the same packages"
 for format in docker-archive oci-archive oci-dir; do
@@ -164,6 +164,66 @@ want = [("apk", "busybox", "1.36.1-r16", 1), ("apk", "musl", "1.2.4-r2", 0),
         ("npm", "@scope/kept", "2.0.1", 1), ("pypi", "requests", "2.31.0", 0)]
 assert got == want, got
 assert doc["image"]["os"]["ecosystem"] == "Alpine:v3.19", doc["image"]["os"]
+PYEOF
+
+step "rpm database (rpm headers made by python3-rpm) and Rocky Linux advisories"
+$PY - "$W/rpmdb.sqlite" <<'PYEOF'
+import sqlite3, sys
+import rpm
+db = sqlite3.connect(sys.argv[1])
+db.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)")
+for name, version, release, epoch, source in [
+        ("openssl-libs", "3.0.7", "27.el9", 1, "openssl-3.0.7-27.el9.src.rpm"),
+        ("bash", "5.1.8", "6.el9", None, "bash-5.1.8-6.el9.src.rpm"),
+        ("gpg-pubkey", "8483c65d", "5ccc5b19", None, None)]:
+    h = rpm.hdr()
+    h[rpm.RPMTAG_NAME] = name
+    h[rpm.RPMTAG_VERSION] = version
+    h[rpm.RPMTAG_RELEASE] = release
+    if epoch is not None:
+        h[rpm.RPMTAG_EPOCH] = epoch
+    if source is not None:
+        h[rpm.RPMTAG_SOURCERPM] = source
+    db.execute("INSERT INTO Packages(blob) VALUES (?)", (h.unload(),))
+db.commit()
+PYEOF
+cat >"$W/rocky.json" <<SPECEOF
+{"layers": [{"compression": "gzip", "entries": [
+  {"path": "etc/os-release", "content": "ID=\"rocky\"\nVERSION_ID=\"9.3\"\n"},
+  {"path": "usr/lib/sysimage/rpm/rpmdb.sqlite", "content_file": "$W/rpmdb.sqlite"}]}]}
+SPECEOF
+make_image "$W/rocky.json" docker-archive "$W/rocky.tar"
+scan_json "$W/rocky.tar" --db "$W/osv.db" >"$W/rocky.out"
+$PY - "$W/rocky.out" <<'PYEOF' || fail "rpm packages or their matches are wrong"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+got = sorted((p["name"], p["version"], p["source"]) for p in doc["packages"])
+assert got == [("bash", "5.1.8-6.el9", "bash"), ("openssl-libs", "1:3.0.7-27.el9", "openssl")], got
+assert doc["image"]["os"]["ecosystem"] == "Rocky Linux:9", doc["image"]["os"]
+vulns = {f["rule_id"]: f for f in doc["findings"] if not f["rule_id"].startswith("IMG-")}
+assert sorted(vulns) == ["RLSA-2024:0012"], sorted(vulns)
+assert vulns["RLSA-2024:0012"]["package"] == "openssl-libs", vulns
+assert vulns["RLSA-2024:0012"]["fixed_version"] == "1:3.0.7-28.el9", vulns
+assert vulns["RLSA-2024:0012"]["severity"] == "high", vulns
+PYEOF
+
+step "distroless dpkg status.d entries"
+cat >"$W/distroless.json" <<'SPECEOF'
+{"layers": [{"entries": [
+  {"path": "etc/os-release", "content": "ID=debian\nVERSION_ID=\"12\"\n"},
+  {"path": "var/lib/dpkg/status.d/libc6", "content": "Package: libc6\nVersion: 2.36-9+deb12u1\nSource: glibc\nArchitecture: amd64\n"},
+  {"path": "var/lib/dpkg/status.d/libc6.md5sums", "content": "d41d8cd98f00b204e9800998ecf8427e  lib/x\n"},
+  {"path": "var/lib/dpkg/status.d/tzdata", "content": "Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\n"}]}]}
+SPECEOF
+make_image "$W/distroless.json" oci-archive "$W/distroless.tar"
+scan_json "$W/distroless.tar" --db "$W/osv.db" >"$W/distroless.out"
+$PY - "$W/distroless.out" <<'PYEOF' || fail "status.d packages or matches wrong"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+got = sorted((p["name"], p["version"], p["source"]) for p in doc["packages"])
+assert got == [("libc6", "2.36-9+deb12u1", "glibc"), ("tzdata", "2024a-0+deb12u1", "tzdata")], got
+ids = sorted(f["rule_id"] for f in doc["findings"] if not f["rule_id"].startswith("IMG-"))
+assert ids == ["DSA-0001-1"], ids
 PYEOF
 
 step "hostile archives fail with a clear error"

@@ -11,7 +11,8 @@ SPEC: {"format": "docker-archive" | "oci-archive" | "oci-dir",
                    "truncate": N (optional: keep only N bytes of the blob),
                    "entries": [{"path": "...", "type": "file" | "dir" |
                                 "symlink" | "hardlink", "content": "...",
-                                "content_repeat": [TEXT, COUNT], "mode": 420,
+                                "content_repeat": [TEXT, COUNT],
+                                "content_file": PATH, "mode": 420,
                                 "link": "..."}]}],
        "missing_layer": true (optional: leave the last layer blob out)}
 Entries are written exactly as given, so hostile paths stay hostile.
@@ -28,6 +29,9 @@ import tarfile
 
 
 def entry_bytes(entry):
+    if "content_file" in entry:
+        with open(entry["content_file"], "rb") as f:
+            return f.read()
     if "content_repeat" in entry:
         text, count = entry["content_repeat"]
         return text.encode() * count
