@@ -49,7 +49,8 @@ int ks_attr_match(struct ks_store *store, const char *id, const char *name,
 // longer wait for fsync (SQLite WAL with synchronous=NORMAL), so they can
 // be lost on power failure but never on a process crash. ks_sync then
 // makes every change committed so far durable with one fsync, and a
-// server calls it before it answers a request that changed anything.
+// server calls it before it sends the response to a request that changed
+// anything.
 int ks_sync_defer(struct ks_store *store, bool defer, struct cf_error *err);
 int ks_sync(struct ks_store *store, struct cf_error *err);
 

@@ -279,9 +279,9 @@ struct kmip_request {
 	struct kmip_request_item *items;
 };
 
-// Parses a Request Message. On failure, req->version holds the protocol
-// version when the header could be read (else 1.0) so the error response
-// can use it. Returns 0, -EBADMSG (not a valid request), -EMSGSIZE,
+// Parses a Request Message. On failure, req->version contains the
+// protocol version when the header could be read (else 1.0), so the error
+// response can use it. Returns 0, -EBADMSG (not a valid request), -EMSGSIZE,
 // -ELOOP or -ENOMEM. The tree points into data.
 int kmip_request_parse(const uint8_t *data, size_t size, const struct kmip_limits *limits,
 		       struct kmip_request *req, struct cf_error *err);

@@ -306,7 +306,8 @@ static int kms_audit_command(int argc, char **argv)
 {
 	static const char usage[] =
 		"Usage: coffer kms audit verify --state-dir DIR\n\n"
-		"Walks the audit chain of the key store in DIR and names the first broken record.\n";
+		"Walks the audit chain of the key store in DIR and names the first broken record.\n"
+		"Run it while the KMS is stopped: a running server holds the database exclusively.\n";
 	struct ks_store *store;
 
 	if (argc < 2 || strcmp(argv[1], "verify") != 0) {
@@ -341,7 +342,7 @@ static int kms_rotate_kek_command(int argc, char **argv)
 	static const char usage[] =
 		"Usage: coffer kms rotate-kek --state-dir DIR\n\n"
 		"Adds a new KEK version and rewraps every stored key under it; keys do not change.\n"
-		"Run it while the KMS is stopped.\n";
+		"Run it while the KMS is stopped: a running server holds the database exclusively.\n";
 	struct ks_store *store;
 
 	int rc = open_local_store(argc, argv, usage, &store);
@@ -515,7 +516,11 @@ static int call_one(struct kmip_client *client, struct kmip_buf *request,
 
 static const char *object_type_name(uint32_t type)
 {
-	return type == 2 ? "Symmetric Key" : type == 7 ? "Secret Data" : "other";
+	if (type == 2)
+		return "Symmetric Key";
+	if (type == 7)
+		return "Secret Data";
+	return "other";
 }
 
 static void print_value(const char *name, const struct kmip_item *value)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // KMIP attribute operations (Get Attributes, Get Attribute List, Add,
 // Modify and Delete Attribute) and Locate. Server-managed attributes come
-// from the key store's object record; client-settable ones (Name, Object
+// from the key store's object record. Client-settable ones (Name, Object
 // Group, Cryptographic Usage Mask and custom "x-"/"y-" attributes) are
 // stored as the TTLV encoding of their Attribute Value.
 

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// The KMS network server. The main thread accepts connections and waits for
-// SIGTERM/SIGINT on a signalfd; each connection gets its own thread (up to
-// max_connections; further connections are closed at once). Connection
-// threads run the TLS handshake, then read one request message at a time
-// and answer it. Key store calls are serialised by one mutex, because a
-// store handle is not thread-safe; TLS, framing and decoding run in
-// parallel. On a stop signal the listener closes, idle connections end at
-// once and a request in progress is answered before its thread exits.
+// The KMS network server. The main thread accepts connections and waits
+// for SIGTERM and SIGINT on a signalfd. Each connection gets its own thread,
+// up to max_connections, and further connections are closed at once.
+// Connection threads run the TLS handshake, then read one request message
+// at a time and send its response. Key store calls are serialised by one
+// mutex because a store handle is not thread-safe, while TLS, framing and
+// decoding run in parallel. On a stop signal the listener closes, idle
+// connections end at once, and a request in progress gets its response
+// before its thread exits.
 
 #include <coffer/ca.h>
 #include <coffer/kms.h>

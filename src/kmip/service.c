@@ -4,9 +4,9 @@
 // request's protocol version. Each item's payload is built in a scratch
 // buffer first, so a failing item leaves no partial payload behind.
 //
-// Batch Error Continuation: Continue runs every item; Stop (the default)
-// and Undo end the batch at the first failure and answer only the items
-// that ran. NOTE: Undo does not roll back the items that succeeded before
+// Batch Error Continuation: Continue runs every item. Stop (the default)
+// and Undo end the batch at the first failure, and the response lists only
+// the items that ran. NOTE: Undo does not roll back the items that succeeded before
 // the failure.
 
 #include "service.h"
@@ -353,8 +353,8 @@ int kms_handle_request(struct ks_store *store, const struct ks_caller *caller,
 	kmip_buf_free(&scratch);
 	kmip_request_free(&req);
 
-	// Changes become durable before the response leaves, so an answered
-	// Create survives power loss even when the store defers its syncs.
+	// Changes become durable before the response is sent, so a Create that
+	// got its response survives power loss even when the store defers syncs.
 	if (ctx.changed) {
 		int sync_rc = ks_sync(store, &err);
 		if (sync_rc != 0) {

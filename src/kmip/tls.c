@@ -126,7 +126,7 @@ int kmip_tls_peer_identity(SSL *ssl, char *identity, size_t size)
 	return rc;
 }
 
-// Waits for the socket to become readable or writable as SSL asks.
+// Waits until the socket is readable or writable, as SSL_get_error requested.
 static int wait_io(SSL *ssl, int ssl_error, int64_t deadline_ms, const volatile int *stop)
 {
 	struct pollfd pfd = { .fd = SSL_get_fd(ssl) };

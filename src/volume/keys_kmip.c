@@ -65,7 +65,7 @@ static int kmip_destroy(void *state, const char *id, struct cf_error *err)
 	if (rc != 0)
 		return rc;
 
-	// The key is gone only when the server says so.
+	// The key counts as gone only when the server reports it destroyed.
 	rc = kmip_client_get_state(state, id, &key_state, err);
 	if (rc == -ENOENT) {
 		cf_error_reset(err);

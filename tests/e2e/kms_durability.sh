@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # Durability: SIGKILL `coffer kms serve` during a stream of Create requests
-# from PyKMIP's client; after a restart every key whose Create was answered
-# is retrievable and unchanged, and the audit chain verifies.
+# from PyKMIP's client. After a restart, every key whose Create got a
+# response is retrievable and unchanged, and the audit chain verifies.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/kms/common.bash"
 
@@ -19,7 +19,7 @@ for round in 1 2 3; do
 	start_kms "$state"
 	"$PYTHON" "$KMS_HELPERS/durability.py" stream "$KMS_PORT" "$PKI" "$log" &
 	client=$!
-	# Kill once some Creates have been answered in this round.
+	# Kill once some Creates in this round have got their response.
 	before=$(wc -l < "$log")
 	for ((i = 0; i < 200; i++)); do
 		[ "$(wc -l < "$log")" -ge $((before + 60)) ] && break

@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Mutual TLS of `coffer kms serve`: clients without a certificate, with one
-# from another CA or with an expired one are refused; TLS 1.2 with
-# ECDHE-ECDSA-AES128-GCM-SHA256 and TLS 1.3 both work; a certificate with
-# only a CN is accepted under that CN.
+# Mutual TLS of `coffer kms serve`. Clients without a certificate, with one
+# from another CA or with an expired one are refused. TLS 1.2 with
+# ECDHE-ECDSA-AES128-GCM-SHA256 and TLS 1.3 both work, and a certificate
+# with only a CN is accepted under that CN.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/kms/common.bash"
 

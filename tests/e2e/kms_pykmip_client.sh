@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # Interop: PyKMIP's ProxyKmipClient (python3-pykmip) against `coffer kms
-# serve` with KMIP 1.2 and 1.4, checking every operation's result; then the
-# audit chain of the state the clients left behind.
+# serve` with KMIP 1.2 and 1.4, checking every operation's result. Then the
+# audit chain of the state the clients left behind must verify.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/kms/common.bash"
 

@@ -3,9 +3,9 @@
 # The storage manager with its volume keys on Debian's pykmip-server
 # (`coffer storage serve --kms kmip://...`), through the Docker volume
 # plugin API: create, mount, write, unmount, remount and read back, remove.
-# The key lives on the KMS and is destroyed there at remove; a mount while
-# the KMS is down fails naming the KMS and loses nothing, and a remove while
-# it is down stays pending until the KMS confirms the Destroy.
+# The key lives on the KMS and is destroyed there at remove. A mount while
+# the KMS is down fails with a message naming the KMS and loses nothing. A
+# remove while it is down stays pending until the KMS confirms the Destroy.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/kms/common.bash"
 

@@ -260,7 +260,7 @@ static void batch_stops_or_continues(void **state)
 	assert_success(f, 0);
 	assert_failure(f, 1, KMIP_REASON_ITEM_NOT_FOUND);
 
-	// Continue: every item is answered.
+	// Continue: the response lists every item.
 	message = begin_request(f, 3, 2, KMIP_BATCH_CONTINUE);
 	item = begin_item(f, KMIP_OP_DISCOVER_VERSIONS, 0, &payload);
 	end_item(f, item, payload);
@@ -497,7 +497,7 @@ static void locate_filters(void **state)
 	assert_int_equal(located(f), 2);
 	assert_null(kmip_find(f->parsed.items[0].payload, KMIP_TAG_LOCATED_ITEMS));
 
-	// Another identity sees none of them.
+	// Locate finds none of them for another identity.
 	message = begin_request(f, 1, 4, 0);
 	item = begin_item(f, KMIP_OP_LOCATE, 0, &payload);
 	put_text_attribute(f, "Object Group", "blue");

@@ -3,7 +3,7 @@
 """Durability probe for `coffer kms serve`, with PyKMIP's client.
 
   durability.py stream PORT PKI LOG   Create keys until the server goes
-      away; after each answered Create append "ID" to LOG, and after the
+      away. After each Create response append "ID" to LOG, and after the
       Get that follows append "ID HEX" (flushed and fsynced each time).
   durability.py verify PORT PKI LOG   Every ID in LOG must still be
       retrievable as a 32-byte key, equal to HEX where it was recorded.

@@ -5,7 +5,7 @@ hostile KMIP messages, built byte by byte (no KMIP library involved).
 
 Usage:
   probe.py PORT PKI mtls      refused and accepted client certificates
-  probe.py PORT PKI hostile   malformed messages; the server must answer
+  probe.py PORT PKI hostile   malformed messages; the server must reply
                               with a KMIP error or close, and keep serving
 Exits 0 when every check passes.
 """
