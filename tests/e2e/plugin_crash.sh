@@ -39,7 +39,7 @@ request_loop() {
 # Checks that volumes, keys and directories agree after a restart, and that
 # every volume mounts and keeps the data written before the crash.
 check_consistent() {
-	local volumes keys dirs name key_id state reply mountpoint content
+	local volumes keys dirs name key_id state status reply mountpoint content
 	volumes=$("$COFFER_BIN" volume ls --admin-socket "$ADMIN_SOCKET" --format json)
 	keys=$(sqlite3 "$STORAGE_DIR/keys/keys.db" "SELECT id FROM objects WHERE state <> 5 ORDER BY id")
 	dirs=$(ls "$STORAGE_DIR/pool/volumes" | sort)
@@ -54,6 +54,10 @@ keys: $keys"
 	while read -r name key_id state; do
 		[ -n "$name" ] || continue
 		[ "$state" = ready ] || fail "volume $name is $state after restart, expected ready"
+		# Only inspect reports the engine's status; ls leaves it empty.
+		status=$("$COFFER_BIN" volume inspect --admin-socket "$ADMIN_SOCKET" --format json "$name" |
+			jq -r .status)
+		[ "$status" = locked ] || fail "volume $name is '$status' after restart, expected locked"
 		[ "$(sqlite3 "$STORAGE_DIR/keys/keys.db" "SELECT state FROM objects WHERE id = '$key_id'")" = 2 ] ||
 			fail "key $key_id of volume $name is not active"
 		reply=$(plugin_post /VolumeDriver.Mount "{\"Name\":\"$name\",\"ID\":\"check\"}")
@@ -67,7 +71,7 @@ keys: $keys"
 		reply=$(plugin_post /VolumeDriver.Unmount "{\"Name\":\"$name\",\"ID\":\"check\"}")
 		[ "$(tail -1 <<<"$reply")" = 200 ] || fail "volume $name does not unmount: $reply"
 	done < <(jq -r '.[] | "\(.name) \(.key_id) \(.state)"' <<<"$volumes")
-	echo "consistent: $(jq length <<<"$volumes") volumes, each with one active key and a directory"
+	echo "consistent: $(jq length <<<"$volumes") volumes, each locked, with one active key and a directory"
 }
 
 storage_start
