@@ -33,6 +33,7 @@ static void print_help(FILE *out)
 	      "                       warning (default), error, or none to never exit 1\n"
 	      "  -c, --config FILE    read this .coffer.yaml instead of searching for one from\n"
 	      "                       the current directory up to the repository root\n"
+	      "      --ignore IDS     skip the rules in the comma-separated list IDS\n"
 	      "      --no-color       no colours in text output (NO_COLOR=1 does the same)\n"
 	      "      --list-rules     print the rule table in the chosen format and exit\n"
 	      "  -h, --help           show this help\n"
@@ -104,6 +105,33 @@ static void lint_stdin(struct scan_run *run)
 		run->input_error = true;
 	}
 	free(data);
+}
+
+// Appends the rule ids of list ("ID,ID") to the configuration's ignore
+// list, which scan_config_free releases.
+static int add_ignored(struct scan_config *config, const char *list)
+{
+	char *copy = strdup(list);
+	if (copy == NULL)
+		return -ENOMEM;
+	int rc = 0;
+	char *saved = NULL;
+	for (char *id = strtok_r(copy, ", ", &saved); id != NULL; id = strtok_r(NULL, ", ", &saved)) {
+		char **grown = realloc(config->ignore, (config->ignore_count + 1) * sizeof(*grown));
+		if (grown == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		config->ignore = grown;
+		config->ignore[config->ignore_count] = strdup(id);
+		if (config->ignore[config->ignore_count] == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		config->ignore_count++;
+	}
+	free(copy);
+	return rc;
 }
 
 static int compare_names(const void *a, const void *b)
@@ -229,6 +257,7 @@ int cmd_scan_dockerfile(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "no-color", no_argument, NULL, 'C' },
 		{ "list-rules", no_argument, NULL, 'L' },
+		{ "ignore", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -236,6 +265,8 @@ int cmd_scan_dockerfile(int argc, char **argv)
 	enum scan_severity fail_on = SCAN_SEV_WARNING;
 	bool fail_on_given = false, no_color = false, rules_only = false;
 	const char *config_path = NULL;
+	const char *ignore_lists[argc > 0 ? argc : 1];
+	size_t ignore_list_count = 0;
 
 	optind = 1;
 	int opt;
@@ -261,6 +292,9 @@ int cmd_scan_dockerfile(int argc, char **argv)
 		case 'L':
 			rules_only = true;
 			break;
+		case 'I':
+			ignore_lists[ignore_list_count++] = optarg;
+			break;
 		case 'h':
 			print_help(stdout);
 			return CLI_EXIT_OK;
@@ -283,6 +317,13 @@ int cmd_scan_dockerfile(int argc, char **argv)
 	}
 	if (!fail_on_given && config.fail_on_set)
 		fail_on = config.fail_on;
+	for (size_t i = 0; i < ignore_list_count; i++) {
+		rc = add_ignored(&config, ignore_lists[i]);
+		if (rc < 0) {
+			scan_config_free(&config);
+			return cli_fail(rc, NULL);
+		}
+	}
 
 	struct scan_run run = { .config = &config };
 	run.report = scan_report_new("coffer-dockerfile");

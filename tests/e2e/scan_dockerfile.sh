@@ -109,6 +109,10 @@ rc=0
 [ "$rc" = 2 ] || fail "no argument exited $rc"
 "$COFFER_BIN" scan dockerfile --help | grep -q -- "--fail-on" || fail "--help does not list --fail-on"
 
+rc=0
+"$COFFER_BIN" scan dockerfile --ignore CF-DF-001,DL3057 proj/sub/web.Dockerfile >out.txt || rc=$?
+[ "$rc" = 0 ] || fail "--ignore CF-DF-001,DL3057 left findings: $(cat out.txt)"
+
 step "directory search and standard input"
 "$COFFER_BIN" scan dockerfile --format json --fail-on none proj >dir.json
 /usr/bin/python3 - dir.json <<'PY' || fail "directory search found the wrong files"

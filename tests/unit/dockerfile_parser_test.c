@@ -378,6 +378,13 @@ static void env_legacy_and_errors(void **state)
 	assert_true(has_error_at(&file, 3, "has no value"));
 	assert_true(has_error_at(&file, 4, "expected NAME=VALUE"));
 	df_file_free(&file);
+
+	parse(&file, "FROM alpine:3.19\nLABEL \"com.example.vendor\"=\"ACME Inc\"\nENV A=hello\\ world\n");
+	assert_int_equal(file.error_count, 0);
+	assert_string_equal(file.instructions[1].pairs[0].key, "com.example.vendor");
+	assert_string_equal(file.instructions[1].pairs[0].value, "ACME Inc");
+	assert_string_equal(file.instructions[2].pairs[0].value, "hello world");
+	df_file_free(&file);
 }
 
 static void stages_and_expansion(void **state)

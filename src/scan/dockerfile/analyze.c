@@ -373,6 +373,8 @@ void df_analyze(struct df_file *file)
 		case DF_ENV:
 			for (size_t i = 0; i < inst->pair_count; i++) {
 				struct df_pair *pair = &inst->pairs[i];
+				pair->key = df_expand(arena, pair->key, file->escape, scope_lookup,
+						      scope, NULL);
 				pair->value = df_expand(arena, pair->raw_value, file->escape,
 							scope_lookup, scope, &pair->unresolved);
 				scope_set(arena, scope, pair->key,
@@ -382,6 +384,9 @@ void df_analyze(struct df_file *file)
 		case DF_LABEL:
 			for (size_t i = 0; i < inst->pair_count; i++) {
 				struct df_pair *pair = &inst->pairs[i];
+				// Keys may be quoted: LABEL "com.example.vendor"=ACME.
+				pair->key = df_expand(arena, pair->key, file->escape, scope_lookup,
+						      scope, NULL);
 				pair->value = df_expand(arena, pair->raw_value, file->escape,
 							scope_lookup, scope, &pair->unresolved);
 			}
