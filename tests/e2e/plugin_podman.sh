@@ -124,4 +124,12 @@ storage_stop
 [ ! -e "$PLUGIN_SOCKET" ] || fail "plugin socket left behind after SIGTERM"
 [ ! -e "$ADMIN_SOCKET" ] || fail "admin socket left behind after SIGTERM"
 grep -q 'event=storage.stop result=ok' "$STORAGE_LOG" || fail "no clean stop in the log"
+
+step "the key store's audit chain records the destroy and verifies"
+audit=$(sqlite3 "$STORAGE_DIR/keys/keys.db" \
+	"SELECT operation || ' ' || result FROM audit WHERE object = '$KEY_ID' ORDER BY seq")
+echo "$audit" | tr '\n' ',' && echo
+grep -qx "destroy ok" <<<"$audit" || fail "no successful destroy of $KEY_ID in the audit log"
+"$COFFER_BIN" kms audit verify --state-dir "$STORAGE_DIR/keys" ||
+	fail "coffer kms audit verify rejected the key store's audit chain"
 echo "PASS"
