@@ -301,6 +301,16 @@ static void flags_with_positions(void **state)
 	assert_string_equal(file.instructions[4].words[0].raw, "--odd-name");
 	df_file_free(&file);
 
+	parse(&file, "FROM alpine:3.19\n"
+		     "RUN --mount=type=secret,id=npmrc,target=/root/.npmrc --mount=type=ssh "
+		     "--mount=type=bind,source=go.mod,target=/src/go.mod --mount=type=tmpfs,target=/t "
+		     "--network=host --security=sandbox npm ci\n");
+	assert_int_equal(file.error_count, 0);
+	assert_int_equal(file.instructions[1].flag_count, 6);
+	assert_string_equal(file.instructions[1].flags[1].value, "type=ssh");
+	assert_string_equal(file.instructions[1].words[0].raw, "npm");
+	df_file_free(&file);
+
 	parse(&file, "FROM alpine:3.19\nCOPY --user=me a /b\nRUN --mount=type=nfs x\nRUN --network=lan x\n");
 	assert_true(has_error_at(&file, 2, "unknown flag --user"));
 	assert_true(has_error_at(&file, 3, "invalid mount type"));

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Build stages and variable expansion for parsed Dockerfiles, with
-// BuildKit's scoping: ARGs declared before the first FROM are visible only in
-// FROM lines (and in a stage that declares the ARG again without a value);
-// a stage sees its own ARG and ENV values and the ENV values of the stage it
-// is built FROM. A variable with no value known at lint time (a build
+// BuildKit's scoping. ARGs declared before the first FROM are visible only in
+// FROM lines and in a stage that declares the ARG again without a value.
+// A stage can use its own ARG and ENV values and the ENV values of the
+// stage it is built FROM. A variable with no value known at lint time (a build
 // argument without default, TARGETARCH and the like) makes the result
 // "unresolved", so rules do not judge text they cannot see.
 

@@ -24,7 +24,7 @@ struct df_arena {
 void *df_alloc(struct df_arena *arena, size_t size);
 char *df_strndup(struct df_arena *arena, const char *s, size_t len);
 char *df_strdup(struct df_arena *arena, const char *s);
-// Grows *items (each item_size bytes) so that it holds at least need items.
+// Grows *items (each item_size bytes) to make room for at least need items.
 void df_grow(struct df_arena *arena, void **items, size_t *capacity, size_t need,
 	     size_t item_size);
 void df_arena_free(struct df_arena *arena);
@@ -191,16 +191,14 @@ struct df_file {
 	int line_count;
 };
 
-// Parses size bytes of a Dockerfile. Syntax errors do not stop the parse;
-// they are listed in file->errors with their position. Returns 0, or -ENOMEM
-// (then file holds nothing). Free with df_file_free in both cases.
+// Parses size bytes of a Dockerfile. Syntax errors do not stop the parse,
+// and file->errors lists them with their positions. Returns 0, or -ENOMEM
+// with file left empty. Free with df_file_free in both cases.
 int df_parse(const char *data, size_t size, struct df_file *file);
 void df_file_free(struct df_file *file);
 
 // Resolves build stages and expands variables in words, pairs and flags,
-// following BuildKit's scoping: ARGs before the first FROM are visible only
-// in FROM lines, a stage sees its own ARG and ENV and the ENV of the stage
-// it is built FROM. Called by df_parse.
+// following BuildKit's scoping (described in analyze.c). Called by df_parse.
 void df_analyze(struct df_file *file);
 
 // Expands $VAR, ${VAR}, ${VAR:-word}, ${VAR-word}, ${VAR:+word}, ${VAR+word}
@@ -238,8 +236,8 @@ struct df_script {
 };
 
 // Splits shell text into simple commands on &&, ||, ;, |, & and newlines,
-// also inside $(...) and backquotes. Never fails on bad input: unbalanced
-// quotes end at the end of the text.
+// also inside $(...) and backquotes. Bad input is not an error: an
+// unbalanced quote runs to the end of the text.
 void df_shell_split(struct df_arena *arena, const char *text, size_t len,
 		    struct df_script *script);
 

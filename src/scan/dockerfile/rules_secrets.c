@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Secret rules: secret-looking names in ENV and ARG, credentials written
-// into the Dockerfile (AWS access key ids, private key blocks, JWTs, GitHub
-// and Slack tokens), secret files copied into the image, a whole build
-// context copied with no .dockerignore, and TLS checks turned off through
-// the environment.
+// Secret rules. They find secret-looking names in ENV and ARG, and
+// credentials written into the Dockerfile (AWS access key ids, private key
+// blocks, JWTs, GitHub and Slack tokens). They also find secret files copied
+// into the image, a whole build context copied with no .dockerignore, and
+// TLS checks turned off through the environment.
 //
 // Noise control: a name only counts when its value could be a secret, so
 // PASSWORD_FILE=/run/secrets/db, GPG_KEY fingerprints, MYSQL_ALLOW_EMPTY_PASSWORD=yes
@@ -31,8 +31,8 @@ static bool has_segment(const char *upper, const char *segment)
 	return false;
 }
 
-// True when a variable name says it holds a secret, and not a path, a
-// switch or an identifier that goes with one.
+// True when a variable name marks a secret value, and not a path, a switch
+// or an identifier that goes with one.
 static bool secret_name(const char *name)
 {
 	char upper[128];
@@ -46,7 +46,8 @@ static bool secret_name(const char *name)
 		"_FILE", "_PATH", "_DIR", "_LOCATION", "_URL", "_URI", "_ID", "_NAME", "_USER",
 		"_USERNAME", "_HOST", "_PORT", "_TYPE", "_VERSION", "_ENABLED", "_ENDPOINT",
 		"_METHOD", "_MODE", "_LENGTH", "_TTL", "_EXPIRY", "_HEADER", "_FIELD", "_REGEX",
-		"_POLICY", "_ALGORITHM", "_SIZE", "_PROVIDER", "_ISSUER", "_SCOPE",
+		"_POLICY", "_ALGORITHM", "_SIZE", "_PROVIDER", "_ISSUER", "_SCOPE", "_HASH",
+		"_SHA256", "_SHA512", "_CHECKSUM",
 	};
 	for (size_t i = 0; i < sizeof(harmless_suffixes) / sizeof(harmless_suffixes[0]); i++) {
 		size_t n = strlen(harmless_suffixes[i]);

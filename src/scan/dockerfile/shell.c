@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Splits the shell text of RUN instructions into simple commands with their
 // arguments, so rules can look at `apt-get install` flags or `curl | sh`
-// pipes. This is a POSIX sh tokenizer, not an interpreter: it knows quotes,
+// pipes. This is a POSIX sh tokenizer, not an interpreter. It handles quotes,
 // escapes, operators, redirections, comments, nested heredocs, $(...) and
 // backquotes (whose commands are split too), and `sh -c 'script'`. Control
 // keywords such as `then` and `do` are dropped from the front of a command.
