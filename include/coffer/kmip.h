@@ -327,6 +327,7 @@ const char *kmip_reason_name(uint32_t reason);
 #define KMIP_ID_MAX 64
 
 struct kmip_client;
+struct ca_renewer;
 
 struct kmip_client_options {
 	const char *host;        // IP address or DNS name
@@ -336,6 +337,9 @@ struct kmip_client_options {
 	const char *ca_path;     // CA bundle for the server certificate
 	int timeout_ms;          // connect and per-request timeout; default 10000
 	struct kmip_version version; // default 1.4
+	// When set, each new connection takes its TLS context from this renewer
+	// (a certificate from coffer's CA, renewed in the background).
+	struct ca_renewer *renewer;
 };
 
 int kmip_client_new(struct kmip_client **client, const struct kmip_client_options *options,

@@ -107,6 +107,12 @@ struct storage_config {
 	char kms_cert[VOL_PATH_MAX];
 	char kms_key[VOL_PATH_MAX];
 	char kms_ca[VOL_PATH_MAX];
+	// Enrollment with coffer's CA (HOST:PORT), which then writes kms-cert
+	// and kms-key and renews them; kms-ca is the CA's root.pem. The SANs
+	// are comma-separated, the token file is used for the first enrollment.
+	char kms_enroll[VOL_PATH_MAX];
+	char kms_enroll_token_file[VOL_PATH_MAX];
+	char kms_enroll_san[VOL_PATH_MAX];
 };
 
 // Fills config with the defaults above.

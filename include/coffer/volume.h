@@ -156,6 +156,9 @@ struct vol_kmip_options {
 	const char *key_path;    // client private key (PEM)
 	const char *ca_path;     // CA bundle for the server certificate
 	int timeout_ms;          // per request; default 10000
+	// Optional source of the client's TLS context (see struct
+	// kmip_client_options).
+	struct ca_renewer *renewer;
 };
 
 // Checks the options and prepares the TLS context; the first connection is

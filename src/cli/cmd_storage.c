@@ -35,10 +35,16 @@ static void print_serve_help(FILE *out)
 		"  --kms-cert FILE        client certificate for the KMS (PEM)\n"
 		"  --kms-key FILE         client private key for the KMS (PEM)\n"
 		"  --kms-ca FILE          CA bundle for the KMS server certificate (PEM)\n"
+		"  --kms-enroll HOST:PORT obtain --kms-cert and --kms-key from a coffer CA over\n"
+		"                         EST and renew them in the background; --kms-ca is\n"
+		"                         the CA's root.pem and the chain goes to KMS_CERT.chain\n"
+		"  --kms-enroll-token-file FILE  bootstrap token for the first enrollment\n"
+		"  --kms-enroll-san SANS  comma-separated SANs to request (DNS:, IP:, URI:)\n"
 		"  --config FILE          read settings from FILE: 'key = value' lines with\n"
 		"                         the keys state-dir, plugin-socket, admin-socket,\n"
-		"                         pool, pool-size, log-level, kms, kms-cert, kms-key\n"
-		"                         and kms-ca; '#' starts a comment\n"
+		"                         pool, pool-size, log-level, kms, kms-cert, kms-key,\n"
+		"                         kms-ca, kms-enroll, kms-enroll-token-file and\n"
+		"                         kms-enroll-san; '#' starts a comment\n"
 		"  -h, --help             show this help\n",
 		PLUGIN_DEFAULT_STATE_DIR, PLUGIN_DEFAULT_SOCKET, PLUGIN_DEFAULT_ADMIN_SOCKET);
 }
@@ -61,6 +67,9 @@ static int storage_serve_command(int argc, char **argv)
 		{ "kms-cert", required_argument, NULL, 'C' },
 		{ "kms-key", required_argument, NULL, 'K' },
 		{ "kms-ca", required_argument, NULL, 'A' },
+		{ "kms-enroll", required_argument, NULL, 'E' },
+		{ "kms-enroll-token-file", required_argument, NULL, 'T' },
+		{ "kms-enroll-san", required_argument, NULL, 'N' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },

@@ -4,6 +4,7 @@
 // connection before any response byte arrived is sent once more on a new
 // connection, since the server most likely closed the idle connection.
 
+#include <coffer/ca.h>
 #include <coffer/kmip.h>
 
 #include "tls.h"
@@ -25,6 +26,7 @@ struct kmip_client {
 	int timeout_ms;
 	struct kmip_version version;
 	SSL_CTX *tls;
+	struct ca_renewer *renewer;
 	SSL *ssl;
 	int fd;
 	uint8_t *response;   // raw bytes of the last response
@@ -48,6 +50,7 @@ int kmip_client_new(struct kmip_client **out, const struct kmip_client_options *
 	c->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : 10000;
 	c->version = options->version.major != 0 ? options->version : (struct kmip_version){ 1, 4 };
 	c->fd = -1;
+	c->renewer = options->renewer;
 
 	int rc = kmip_tls_context(&c->tls, false, options->cert_path, options->key_path,
 				  options->ca_path, err);
@@ -143,7 +146,9 @@ static int connect_server(struct kmip_client *c, struct cf_error *err)
 	int rc = connect_tcp(c, deadline, err);
 	if (rc != 0)
 		return rc;
-	c->ssl = SSL_new(c->tls);
+	SSL_CTX *renewed = c->renewer != NULL ? ca_renewer_client_ctx(c->renewer) : NULL;
+	c->ssl = SSL_new(renewed != NULL ? renewed : c->tls);
+	SSL_CTX_free(renewed);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
 		disconnect(c);
 		return cf_error_set(err, -ENOMEM, "KMS %s:%s: cannot create a TLS session", c->host,

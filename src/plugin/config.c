@@ -129,10 +129,17 @@ int storage_config_set(struct storage_config *config, const char *key, const cha
 		return set_path(config->kms_key, sizeof(config->kms_key), key, value, err);
 	if (strcmp(key, "kms-ca") == 0)
 		return set_path(config->kms_ca, sizeof(config->kms_ca), key, value, err);
+	if (strcmp(key, "kms-enroll") == 0)
+		return set_path(config->kms_enroll, sizeof(config->kms_enroll), key, value, err);
+	if (strcmp(key, "kms-enroll-token-file") == 0)
+		return set_path(config->kms_enroll_token_file, sizeof(config->kms_enroll_token_file),
+				key, value, err);
+	if (strcmp(key, "kms-enroll-san") == 0)
+		return set_path(config->kms_enroll_san, sizeof(config->kms_enroll_san), key, value, err);
 	return cf_error_set(err, -EINVAL,
 			    "unknown setting '%s'; known settings are state-dir, plugin-socket, "
-			    "admin-socket, pool, pool-size, log-level, kms, kms-cert, kms-key "
-			    "and kms-ca", key);
+			    "admin-socket, pool, pool-size, log-level, kms, kms-cert, kms-key, "
+			    "kms-ca, kms-enroll, kms-enroll-token-file and kms-enroll-san", key);
 }
 
 static char *trim(char *text)

@@ -15,6 +15,8 @@
 
 #include "plugin_internal.h"
 
+#include <coffer/ca.h>
+
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -41,6 +43,7 @@ struct server {
 	struct event_base *base;
 	struct vol_manager *manager;
 	struct vol_key_provider *keys; // a KMIP provider, or NULL for the embedded store
+	struct ca_renewer *renewer;    // the KMS client certificate from coffer's CA, or NULL
 	struct evhttp *plugin_http;
 	struct evhttp *admin_http;
 	struct evhttp_bound_socket *plugin_bound;
@@ -329,8 +332,60 @@ static int lock_state_dir(const char *state_dir, struct cf_error *err)
 	return fd;
 }
 
+// Obtains the KMS client certificate from coffer's CA (or reuses a valid
+// one at kms-cert) and starts renewing it at two thirds of its lifetime.
+static int start_kms_renewer(const struct storage_config *config, struct ca_renewer **out,
+			     struct cf_error *err)
+{
+	char chain_path[VOL_PATH_MAX + 8], sans_text[VOL_PATH_MAX];
+	const char *sans[CA_SAN_MAX];
+	size_t san_count = 0;
+	char *token = NULL;
+	size_t token_size = 0;
+	int rc;
+
+	if (config->kms_cert[0] == '\0' || config->kms_key[0] == '\0' || config->kms_ca[0] == '\0')
+		return cf_error_set(err, -EINVAL,
+				    "kms-enroll needs kms-cert and kms-key (files to write) and kms-ca "
+				    "(the CA's root.pem)");
+	snprintf(chain_path, sizeof(chain_path), "%s.chain", config->kms_cert);
+	snprintf(sans_text, sizeof(sans_text), "%s", config->kms_enroll_san);
+	for (char *save = NULL, *san = strtok_r(sans_text, ",", &save);
+	     san != NULL && san_count < CA_SAN_MAX; san = strtok_r(NULL, ",", &save))
+		sans[san_count++] = san;
+
+	struct ca_renewer_options options = {
+		.enroll = {
+			.server = config->kms_enroll,
+			.root_path = config->kms_ca,
+			.sans = sans,
+			.san_count = san_count,
+			.key_path = config->kms_key,
+			.cert_path = config->kms_cert,
+			.chain_path = chain_path,
+		},
+	};
+	if (config->kms_enroll_token_file[0] != '\0') {
+		rc = cf_read_file(config->kms_enroll_token_file, CA_TOKEN_TEXT_SIZE, &token,
+				  &token_size, err);
+		if (rc != 0)
+			return rc;
+		token[strcspn(token, "\r\n")] = '\0';
+		options.enroll.token = token;
+	}
+	rc = ca_renewer_new(&options, out, err);
+	if (rc == 0)
+		rc = ca_renewer_start(*out, err);
+	if (token != NULL) {
+		cf_wipe(token, token_size);
+		free(token);
+	}
+	return rc;
+}
+
 static int open_manager(const struct storage_config *config, struct vol_manager **manager,
-			struct vol_key_provider **keys, struct cf_error *err)
+			struct vol_key_provider **keys, struct ca_renewer **renewer,
+			struct cf_error *err)
 {
 	struct vol_config vol_config = {
 		.state_dir = config->state_dir,
@@ -345,6 +400,12 @@ static int open_manager(const struct storage_config *config, struct vol_manager 
 			.key_path = config->kms_key[0] != '\0' ? config->kms_key : NULL,
 			.ca_path = config->kms_ca[0] != '\0' ? config->kms_ca : NULL,
 		};
+		if (config->kms_enroll[0] != '\0') {
+			int rc = start_kms_renewer(config, renewer, err);
+			if (rc < 0)
+				return rc;
+			kmip.renewer = *renewer;
+		}
 		int rc = vol_key_provider_kmip(keys, &kmip, err);
 		if (rc < 0)
 			return rc;
@@ -388,7 +449,7 @@ int storage_serve(const struct storage_config *config, struct cf_error *err)
 	if (rc < 0)
 		goto out;
 
-	rc = open_manager(config, &server.manager, &server.keys, err);
+	rc = open_manager(config, &server.manager, &server.keys, &server.renewer, err);
 	if (rc < 0) {
 		cf_error_prefix(err, "cannot open the volume manager in %s", config->state_dir);
 		goto out;
@@ -443,6 +504,7 @@ out:
 	if (server.manager != NULL)
 		vol_manager_close(server.manager);
 	vol_key_provider_free(server.keys);
+	ca_renewer_free(server.renewer);
 	close(lock_fd);
 	if (rc == 0) {
 		cf_log(CF_LOG_INFO, "storage.stop", "result=ok");

@@ -188,7 +188,7 @@ int vol_key_provider_kmip(struct vol_key_provider **provider,
 	struct kmip_client_options client_options = {
 		.host = host, .port = port, .cert_path = options->cert_path,
 		.key_path = options->key_path, .ca_path = options->ca_path,
-		.timeout_ms = options->timeout_ms,
+		.timeout_ms = options->timeout_ms, .renewer = options->renewer,
 	};
 	rc = kmip_client_new(&client, &client_options, err);
 	if (rc != 0)
