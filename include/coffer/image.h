@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Container image analysis for the vulnerability scanner: reads a saved
+// Container image analysis for the vulnerability scanner. It reads a saved
 // image (docker-archive, OCI layout directory or tarball) or a root
-// filesystem directory as streams, applies whiteouts layer by layer, and
-// lists the installed packages with the layer and history step that
-// introduced each one, plus configuration findings (root user, secrets,
-// setuid and world-writable files, keys, .git directories).
+// filesystem directory as streams and applies whiteouts layer by layer. It
+// lists the installed packages with the layer and history step that added
+// each one. It also reports configuration findings: root user, secrets,
+// setuid and world-writable files, keys and .git directories.
 
 #ifndef COFFER_IMAGE_H
 #define COFFER_IMAGE_H

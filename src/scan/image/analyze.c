@@ -2,11 +2,11 @@
 // Layer analyzer. Entries arrive layer by layer in archive order. Paths are
 // sanitised first: a leading '/' is dropped, and '..' or a link target that
 // would leave the image root is an error. Whiteouts delete what lower
-// layers added. Only files the scanner needs are kept: package databases
-// are parsed as they arrive and every version is kept, so that each
-// package in the final image can name the first layer of the unbroken run
-// of database versions that list it. Secrets are reported in the layer
-// that added them even when a later layer deletes them.
+// layers added. Only files the scanner needs are kept. Package databases
+// are parsed as they arrive, and every version stays in memory. A package
+// in the final image then names the first layer of the unbroken run of
+// database versions that list it. Secrets are reported in the layer that
+// added them, even when a later layer deletes them.
 
 #include "scan/image/analyze.h"
 
@@ -793,7 +793,8 @@ int analyzer_finish(struct analyzer *a, struct image_scan *scan, struct cf_error
 			return -ENOMEM;
 	}
 
-	// Findings from the layers come first, in layer order.
+	// Keys, credentials and .git directories found while the layers were
+	// read follow, in layer order.
 	for (size_t i = 0; i < a->findings.finding_count; i++) {
 		struct image_finding *f = &a->findings.findings[i];
 		rc = image_scan_add_finding(scan, f->rule_id, f->path, f->layer, "%s", f->message);

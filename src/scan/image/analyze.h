@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// The layer analyzer: sources (archives, directories) feed it the entries
-// of each layer in order; it applies whiteouts, keeps the files the
-// scanner needs, and finally builds the image_scan.
+// The layer analyzer. Sources (archives, directories) feed it the entries
+// of each layer in order. It applies whiteouts, keeps the files the
+// scanner needs and finally builds the image_scan.
 
 #ifndef COFFER_SCAN_IMAGE_ANALYZE_H
 #define COFFER_SCAN_IMAGE_ANALYZE_H

@@ -41,6 +41,7 @@ struct blob_store {
 	bool is_dir;
 	int dir_fd;
 	uint64_t total_bytes; // for progress
+	uint64_t done_bytes;  // blob bytes of the layers already read (directories)
 	struct archive *outer; // open member stream of a tarball, or NULL
 };
 
@@ -260,8 +261,11 @@ static int check_layer_limits(struct layer_reader *r, struct cf_error *err)
 				    r->index, r->name, limits->max_compression_ratio,
 				    (unsigned long long)plain, (unsigned long long)raw);
 
-	if (r->options->progress != NULL && r->outer != NULL) {
-		uint64_t done = (uint64_t)archive_filter_bytes(r->outer, -1);
+	if (r->options->progress != NULL) {
+		// A tarball reports its own read position; a directory adds the
+		// current blob's bytes to those of the layers before it.
+		uint64_t done = r->outer != NULL ? (uint64_t)archive_filter_bytes(r->outer, -1)
+						 : r->store->done_bytes + raw;
 		if (done >= r->progress_mark + PROGRESS_STEP) {
 			r->progress_mark = done;
 			r->options->progress(r->options->progress_context, done,
@@ -437,6 +441,8 @@ static int scan_layer(struct blob_store *store, const char *name, int index,
 
 	analyzer_begin_layer(an, index);
 	rc = read_layer_entries(&r, an, err);
+	if (store->is_dir)
+		store->done_bytes += (uint64_t)archive_filter_bytes(r.layer, -1);
 out:
 	archive_read_free(r.layer);
 	if (fd >= 0)
@@ -727,6 +733,15 @@ int image_scan_archive(const char *path, const struct image_options *options,
 	if (an == NULL) {
 		rc = -ENOMEM;
 		goto out;
+	}
+	if (store.is_dir) {
+		// Progress counts layer blob bytes, not the directory's own size.
+		store.total_bytes = 0;
+		for (size_t i = 0; i < count; i++) {
+			struct stat blob;
+			if (fstatat(store.dir_fd, names[i], &blob, AT_SYMLINK_NOFOLLOW) == 0)
+				store.total_bytes += (uint64_t)blob.st_size;
+		}
 	}
 	for (size_t i = 0; i < count; i++) {
 		rc = scan_layer(&store, names[i], (int)i, options, an, err);

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// Matching installed packages against stored OSV advisories. A range's
-// events are sorted in the ecosystem's version order (introduced "0" is
-// the lowest) and walked in order, as the OSV schema specifies: a version
-// is affected after an introduced event at or below it, and stops being
-// affected at a fixed event at or below it or a last_affected event below
-// it. A limit event caps the range. GIT ranges carry commits, not
-// versions, and are not evaluated.
+// Matching installed packages against stored OSV advisories, as the OSV
+// schema specifies. A range's events are sorted in the ecosystem's version
+// order, where introduced "0" is the lowest, and walked in order. An
+// introduced event at or below the version makes it affected. A fixed
+// event at or below it, or a last_affected event below it, ends that. A
+// limit event caps the range. GIT ranges carry commits, not versions, so
+// they are not evaluated.
 
 #include <coffer/vulndb.h>
 
@@ -217,7 +217,7 @@ static int set_severity(struct vulndb_match *m, const char *vendor, const char *
 		source = "cvss_v3";
 	}
 	// TODO: CVSS v4 vectors are stored but not scored, because the v4
-	// score needs the specification's macro-vector table; such findings
+	// score needs the specification's macro-vector table. Such findings
 	// keep severity "info" unless a vendor rating exists.
 	json_decref(list);
 	m->severity_source = strdup(source);

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// OSV advisories in SQLite. Each advisory is one row; each affected
-// package is one row of `affected`, indexed by (package, ecosystem), with
-// its ranges and explicit versions kept as OSV JSON and evaluated at match
-// time in the ecosystem's version order. A re-imported advisory replaces
-// the stored one.
+// OSV advisories in SQLite. Each advisory is one row of `advisories`, and
+// each affected package one row of `affected`, indexed by (package,
+// ecosystem). Ranges and explicit versions stay OSV JSON, because matching
+// evaluates them in the ecosystem's version order. A re-imported advisory
+// replaces the stored one.
 
 #include <coffer/vulndb.h>
 
