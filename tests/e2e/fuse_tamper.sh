@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Integrity of the FUSE engine: a flipped ciphertext byte makes exactly
-# that 4096-byte block fail with EIO (and is logged with the block number),
-# and a block copied from another file at the same position is rejected,
-# because each block's tag covers its number and its file's id.
+# Integrity of the FUSE engine. A flipped ciphertext byte makes exactly
+# that 4096-byte block fail with EIO, and the failure is logged with the
+# block number. A block copied from another file at the same position is
+# rejected too, because each block's tag covers its number and file id.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/fuse/mount.sh"
 

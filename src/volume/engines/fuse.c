@@ -153,7 +153,7 @@ static bool is_mounted(const char *path)
 	char up[VOL_PATH_MAX + 4];
 	snprintf(up, sizeof(up), "%s/..", path);
 	if (stat(path, &st) != 0) {
-		// A mount whose server died answers ENOTCONN.
+		// A mount whose server died fails every call with ENOTCONN.
 		return errno == ENOTCONN;
 	}
 	if (stat(up, &parent) != 0)

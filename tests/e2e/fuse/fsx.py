@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Randomized differential file-system test in the style of fsx: one
-seeded sequence of operations (write at any offset, append, truncate,
-mmap write, fsync, rename, link, symlink, unlink, mkdir, rmdir, chmod) is
-applied to a plaintext directory and to a coffer mount. After every step
+"""Randomized differential file-system test in the style of fsx.
+
+One seeded sequence of operations is applied to a plaintext directory and
+to a coffer mount: write at any offset, append, truncate, mmap write,
+fsync, rename, link, symlink, unlink, mkdir, rmdir and chmod. After every step
 the entries touched are compared (type, mode, size, link count, content or
 target) together with the listing of the whole tree, and every 100 steps
 all content is compared. On a mismatch the seed, the step and the last

@@ -2,7 +2,7 @@
 // The FUSE server: libfuse3's low-level API over a gocryptfs-format
 // ciphertext directory.
 //
-// Design: every inode the kernel knows is a node holding an O_PATH file
+// Design: every inode the kernel has looked up is a node with an O_PATH file
 // descriptor of its ciphertext object, keyed by (st_dev, st_ino), so hard
 // links share one node and renames need no path bookkeeping. The libfuse
 // multi-threaded loop runs requests in parallel. Each node has a
@@ -46,7 +46,7 @@
 #define NODE_BUCKETS 4096
 #define DEFAULT_THREADS 16
 // Readahead for the mount (KiB): the kernel starts FUSE mounts at 128 KiB
-// whatever max_readahead says, and large reads amortize each round trip.
+// whatever max_readahead requests, and large reads amortize each round trip.
 #define READ_AHEAD_KB 1024
 // Integrity errors logged in full before only every 1000th is logged.
 #define AUTH_LOG_BURST 100
@@ -944,8 +944,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	// Created private, then opened up once its IV exists, so nobody sees
-	// a directory whose names cannot be encrypted yet.
+	// Created with mode 0700 and given its final mode once its IV exists,
+	// so no other user sees a directory whose names cannot be encrypted.
 	if (mkdirat(dir->fd, dn.name, 0700) != 0) {
 		rc = errno;
 		if (rc != EEXIST)
@@ -986,7 +986,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, 0);
 }
 
-// Checks that a ciphertext directory holds nothing but its IV file.
+// Returns 1 when a ciphertext directory contains nothing but its IV file,
+// 0 when it contains more, or a negative errno.
 static int dir_is_empty(int parent_fd, const char *disk)
 {
 	int fd = openat(parent_fd, disk, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -1120,7 +1121,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		}
 	}
 
-	// A ciphertext directory always holds its IV file, so an empty target
+	// A ciphertext directory always contains its IV file, so an empty target
 	// directory must lose it before rename(2) can replace it.
 	struct stat st;
 	uint8_t iv[GCFS_DIRIV_SIZE];
@@ -1571,8 +1572,8 @@ int gcfs_init_dir(const char *cipher_dir, struct cf_error *err)
 	return 0;
 }
 
-// Raises the open-file limit: each inode the kernel holds keeps a file
-// descriptor open.
+// Raises the open-file limit: each inode the kernel references keeps a
+// file descriptor open.
 static void raise_nofile_limit(void)
 {
 	struct rlimit rl;
