@@ -22,6 +22,11 @@ echo "fsx seed: $seed"
 python3 "$COFFER_SOURCE_DIR/tests/e2e/fuse/fsx.py" "$W/plain" "$W/mnt" \
 	--seed "$seed" --ops "${FSX_OPS:-3000}" || fail "fsx found a difference (seed $seed)"
 
+step "concurrent writers and readers of one file"
+python3 "$COFFER_SOURCE_DIR/tests/e2e/fuse/concurrent.py" "$W/mnt/concurrent.bin" "$seed" ||
+	fail "concurrent writers and readers disagree (seed $seed)"
+rm -f "$W/mnt/concurrent.bin"
+
 step "the tree survives a remount"
 python3 "$COFFER_SOURCE_DIR/tests/e2e/fuse/manifest.py" "$W/mnt" > "$W/before"
 coffer_fuse_unmount "$W/mnt"
