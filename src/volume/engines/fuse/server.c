@@ -10,7 +10,8 @@
 // exclusively, because a write of part of a block is a read-modify-write
 // of the whole block. Each worker thread keeps its own cipher contexts and
 // block buffers (thread-specific data), so the data path allocates
-// nothing per block. The kernel's writeback cache merges small writes and
+// nothing per block. Requests of PARALLEL_MIN_BLOCKS blocks or more are
+// sealed or opened in parallel by a pool of one helper per extra CPU. The kernel's writeback cache merges small writes and
 // handles O_APPEND, so the server sees large block-aligned writes.
 //
 // Limits: extended attributes and fallocate are not supported, and the
@@ -45,6 +46,9 @@
 // w->cipher also holds the header when a read starts at block 0.
 #define NODE_BUCKETS 4096
 #define DEFAULT_THREADS 16
+// Requests of at least this many blocks are split across the block pool.
+#define PARALLEL_MIN_BLOCKS 32
+#define MAX_HELPERS 7
 // Readahead for the mount (KiB): the kernel starts FUSE mounts at 128 KiB
 // whatever max_readahead requests, and large reads amortize each round trip.
 #define READ_AHEAD_KB 1024
@@ -88,6 +92,30 @@ struct worker {
 	const uint8_t *sources[MAX_IO_BLOCKS];
 };
 
+// A range of blocks of one request, run by a pool thread. Tasks live on
+// the requesting thread's stack; group counts the ones still running.
+struct block_task {
+	struct block_task *next;
+	int (*fn)(struct gcfs_ctx *ctx, size_t begin, size_t end, void *arg);
+	void *arg;
+	size_t begin, end;
+	int *pending;
+	int *rc;
+};
+
+// Helper threads that seal or open the blocks of large requests in
+// parallel with the FUSE thread that received them. Each helper has its
+// own cipher contexts.
+struct block_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t work; // a task was queued, or the pool stops
+	pthread_cond_t done; // a task finished
+	struct block_task *queue;
+	bool stopping;
+	size_t helpers;
+	pthread_t threads[MAX_HELPERS];
+};
+
 struct server {
 	const struct gcfs_server_options *options;
 	struct gcfs_keys *keys;
@@ -96,6 +124,7 @@ struct server {
 	struct node *buckets[NODE_BUCKETS];
 	pthread_key_t worker_key;
 	atomic_uint_fast64_t auth_failures;
+	struct block_pool pool;
 	bool running_as_root;
 };
 
@@ -404,6 +433,110 @@ static void reply_entry(fuse_req_t req, struct node *dir, const char *disk)
 		fuse_reply_entry(req, &e);
 }
 
+// ---- block pool ------------------------------------------------------------------
+
+static void *pool_main(void *arg)
+{
+	(void)arg;
+	struct block_pool *pool = &server.pool;
+	struct gcfs_ctx *ctx = NULL;
+	if (gcfs_ctx_new(&ctx, server.keys) != 0)
+		return NULL;
+
+	pthread_mutex_lock(&pool->lock);
+	for (;;) {
+		while (pool->queue == NULL && !pool->stopping)
+			pthread_cond_wait(&pool->work, &pool->lock);
+		if (pool->stopping)
+			break;
+		struct block_task *task = pool->queue;
+		pool->queue = task->next;
+		pthread_mutex_unlock(&pool->lock);
+
+		int rc = task->fn(ctx, task->begin, task->end, task->arg);
+
+		pthread_mutex_lock(&pool->lock);
+		if (rc != 0 && *task->rc == 0)
+			*task->rc = rc;
+		(*task->pending)--;
+		pthread_cond_broadcast(&pool->done);
+	}
+	pthread_mutex_unlock(&pool->lock);
+	gcfs_ctx_free(ctx);
+	return NULL;
+}
+
+static void pool_start(void)
+{
+	struct block_pool *pool = &server.pool;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t wanted = cpus > 1 ? (size_t)cpus - 1 : 0;
+	if (wanted > MAX_HELPERS)
+		wanted = MAX_HELPERS;
+
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->work, NULL);
+	pthread_cond_init(&pool->done, NULL);
+	for (size_t i = 0; i < wanted; i++) {
+		if (pthread_create(&pool->threads[i], NULL, pool_main, NULL) != 0)
+			break;
+		pool->helpers++;
+	}
+}
+
+static void pool_stop(void)
+{
+	struct block_pool *pool = &server.pool;
+	pthread_mutex_lock(&pool->lock);
+	pool->stopping = true;
+	pthread_cond_broadcast(&pool->work);
+	pthread_mutex_unlock(&pool->lock);
+	for (size_t i = 0; i < pool->helpers; i++)
+		pthread_join(pool->threads[i], NULL);
+	pthread_cond_destroy(&pool->work);
+	pthread_cond_destroy(&pool->done);
+	pthread_mutex_destroy(&pool->lock);
+}
+
+// Runs fn over blocks [0, count): small requests in the calling thread,
+// large ones split between the calling thread and the pool's helpers.
+// Returns the first error of any part.
+static int pool_run(struct worker *w, size_t count,
+		    int (*fn)(struct gcfs_ctx *ctx, size_t begin, size_t end, void *arg), void *arg)
+{
+	struct block_pool *pool = &server.pool;
+	if (pool->helpers == 0 || count < PARALLEL_MIN_BLOCKS)
+		return fn(w->ctx, 0, count, arg);
+
+	size_t parts = pool->helpers + 1;
+	size_t per_part = (count + parts - 1) / parts;
+	struct block_task tasks[MAX_HELPERS];
+	int pending = 0, rc = 0;
+
+	pthread_mutex_lock(&pool->lock);
+	for (size_t i = 0; i < pool->helpers; i++) {
+		size_t begin = per_part * (i + 1);
+		if (begin >= count)
+			break;
+		size_t end = begin + per_part < count ? begin + per_part : count;
+		tasks[i] = (struct block_task){ .next = pool->queue, .fn = fn, .arg = arg,
+						.begin = begin, .end = end, .pending = &pending,
+						.rc = &rc };
+		pool->queue = &tasks[i];
+		pending++;
+	}
+	pthread_cond_broadcast(&pool->work);
+	pthread_mutex_unlock(&pool->lock);
+
+	int own = fn(w->ctx, 0, per_part < count ? per_part : count, arg);
+
+	pthread_mutex_lock(&pool->lock);
+	while (pending > 0)
+		pthread_cond_wait(&pool->done, &pool->lock);
+	pthread_mutex_unlock(&pool->lock);
+	return own != 0 ? own : rc;
+}
+
 // ---- file content --------------------------------------------------------------
 
 static void log_auth_failure(struct node *n, uint64_t block)
@@ -536,6 +669,34 @@ static int block_load(struct worker *w, struct node *n, int fd, const uint8_t *i
 	return 0;
 }
 
+struct open_job {
+	struct worker *w;
+	struct node *n;
+	const uint8_t *id;
+	const uint8_t *sealed;
+	uint64_t first;
+	size_t count;
+	size_t last_len;
+};
+
+static int open_range(struct gcfs_ctx *ctx, size_t begin, size_t end, void *arg)
+{
+	struct open_job *job = arg;
+	for (size_t i = begin; i < end; i++) {
+		size_t len = i + 1 == job->count ? job->last_len : GCFS_BLOCK_SIZE;
+		size_t opened = 0;
+		int rc = gcfs_block_open(ctx, job->first + i, job->id,
+					 job->sealed + i * GCFS_CIPHER_BLOCK_SIZE,
+					 len + GCFS_BLOCK_OVERHEAD,
+					 job->w->plain + i * GCFS_BLOCK_SIZE, &opened);
+		if (rc != 0 || opened != len) {
+			log_auth_failure(job->n, job->first + i);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
 // Reads up to size bytes at off. Caller holds n->lock shared.
 static int content_read(struct worker *w, struct node *n, int fd, size_t size, off_t off,
 			const uint8_t **out, size_t *out_size)
@@ -577,19 +738,36 @@ static int content_read(struct worker *w, struct node *n, int fd, size_t size, o
 		return rc == -ENODATA ? -EIO : rc;
 	const uint8_t *sealed = w->cipher + prefix;
 
-	for (size_t i = 0; i < count; i++) {
-		size_t len = i + 1 == count ? last_len : GCFS_BLOCK_SIZE;
-		size_t opened = 0;
-		rc = gcfs_block_open(w->ctx, first + i, id, sealed + i * GCFS_CIPHER_BLOCK_SIZE,
-				     len + GCFS_BLOCK_OVERHEAD, w->plain + i * GCFS_BLOCK_SIZE,
-				     &opened);
-		if (rc != 0 || opened != len) {
-			log_auth_failure(n, first + i);
-			return -EIO;
-		}
-	}
+	struct open_job job = { .w = w, .n = n, .id = id, .sealed = sealed, .first = first,
+				.count = count, .last_len = last_len };
+	rc = pool_run(w, count, open_range, &job);
+	if (rc != 0)
+		return rc;
 	*out = w->plain + (uint64_t)off % GCFS_BLOCK_SIZE;
 	*out_size = size;
+	return 0;
+}
+
+struct seal_job {
+	struct worker *w;
+	const uint8_t *id;
+	uint64_t first;
+	size_t count;
+	size_t last_len;
+};
+
+static int seal_range(struct gcfs_ctx *ctx, size_t begin, size_t end, void *arg)
+{
+	struct seal_job *job = arg;
+	struct worker *w = job->w;
+	for (size_t i = begin; i < end; i++) {
+		size_t len = i + 1 == job->count ? job->last_len : GCFS_BLOCK_SIZE;
+		int rc = gcfs_block_seal(ctx, job->first + i, job->id,
+					 w->nonces + i * GCFS_NONCE_SIZE, w->sources[i], len,
+					 w->cipher + i * GCFS_CIPHER_BLOCK_SIZE);
+		if (rc != 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -601,14 +779,9 @@ static int seal_blocks(struct worker *w, const uint8_t *id, uint64_t first, size
 	int rc = cf_random(w->nonces, count * GCFS_NONCE_SIZE);
 	if (rc != 0)
 		return rc;
-	for (size_t i = 0; i < count; i++) {
-		size_t len = i + 1 == count ? last_len : GCFS_BLOCK_SIZE;
-		rc = gcfs_block_seal(w->ctx, first + i, id, w->nonces + i * GCFS_NONCE_SIZE,
-				     w->sources[i], len, w->cipher + i * GCFS_CIPHER_BLOCK_SIZE);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
+	struct seal_job job = { .w = w, .id = id, .first = first, .count = count,
+				.last_len = last_len };
+	return pool_run(w, count, seal_range, &job);
 }
 
 // Writes size bytes at off. Caller holds n->lock exclusively. A write
@@ -1713,6 +1886,7 @@ int gcfs_server_run(const struct gcfs_server_options *options,
 		rc = -ENOMEM;
 		goto out_unmount;
 	}
+	pool_start();
 	fuse_loop_cfg_set_clone_fd(loop, 0);
 	// Idle threads are kept, so a burst of requests does not create and
 	// destroy threads with their cipher contexts and buffers.
@@ -1721,6 +1895,7 @@ int gcfs_server_run(const struct gcfs_server_options *options,
 	fuse_loop_cfg_set_idle_threads(loop, threads);
 	rc = fuse_session_loop_mt(se, loop);
 	fuse_loop_cfg_destroy(loop);
+	pool_stop();
 	rc = rc < 0 ? rc : 0;
 	cf_log(CF_LOG_INFO, "fuse_stopped", "volume=%s mount=%s status=%d", options->volume,
 	       options->mount_point, rc);
