@@ -34,4 +34,18 @@ coffer_fuse_mount "$W/cipher" "$W/mnt" "$W/key"
 python3 "$COFFER_SOURCE_DIR/tests/e2e/fuse/manifest.py" "$W/mnt" > "$W/after"
 diff -u "$W/before" "$W/after" || fail "tree changed across remount (seed $seed)"
 coffer_fuse_unmount "$W/mnt"
+
+step "more files than the server's descriptor limit"
+# A server limited to 256 descriptors must still serve 2000 files, since
+# it keeps descriptors only for directories.
+mkdir -p "$W/many_cipher" "$W/many"
+(
+	ulimit -n 256
+	coffer_fuse_mount "$W/many_cipher" "$W/many" "$W/key"
+)
+"$COFFER_BUILD_DIR/bench_smallfiles" "$W/many" 2000 4 100 || fail "cannot create 2000 files"
+count=$(find "$W/many" -type f -print0 | xargs -0 cat | wc -c)
+[ "$count" = 200000 ] || fail "read $count bytes back from 2000 files, expected 200000"
+rm -rf "${W:?}/many/"* || fail "cannot remove the 2000 files"
+fusermount3 -u "$W/many" || fail "cannot unmount $W/many"
 echo "PASS"

@@ -2,9 +2,12 @@
 // The FUSE server: libfuse3's low-level API over a gocryptfs-format
 // ciphertext directory.
 //
-// Design: every inode the kernel has looked up is a node with an O_PATH file
-// descriptor of its ciphertext object, keyed by (st_dev, st_ino), so hard
-// links share one node and renames need no path bookkeeping. The libfuse
+// Design: every inode the kernel has looked up is a node keyed by (st_dev,
+// st_ino), so hard links share one node. A directory node keeps an O_PATH
+// descriptor of its ciphertext directory; other nodes keep a file handle
+// (name_to_handle_at) and are reopened with open_by_handle_at when needed,
+// so a tree of many files does not need one descriptor per file. Neither
+// depends on paths, so renames need no bookkeeping. The libfuse
 // multi-threaded loop runs requests in parallel. Each node has a
 // read-write lock: reads share it, writes and truncates take it
 // exclusively, because a write of part of a block is a read-modify-write
@@ -60,7 +63,8 @@ struct node {
 	dev_t dev;
 	ino_t ino;
 	uint64_t lookups;        // kernel references, under server.table_lock
-	int fd;                  // O_PATH descriptor of the ciphertext object
+	int fd;                  // O_PATH descriptor (directories), or -1
+	struct file_handle *handle; // reopens a non-directory (open_by_handle_at)
 	pthread_rwlock_t lock;   // content: shared for reads, exclusive for writes
 	pthread_mutex_t id_lock; // guards the cached header and directory IV
 	bool id_known;
@@ -125,6 +129,9 @@ struct server {
 	pthread_key_t worker_key;
 	atomic_uint_fast64_t auth_failures;
 	struct block_pool pool;
+	// Ordinary descriptor of the ciphertext root for open_by_handle_at,
+	// which rejects O_PATH descriptors.
+	int mount_fd;
 	bool running_as_root;
 };
 
@@ -187,6 +194,45 @@ static void node_init_locks(struct node *n)
 	pthread_mutex_init(&n->id_lock, NULL);
 }
 
+// Returns a file handle for fd, or NULL when the filesystem has none (the
+// node then keeps fd open instead).
+static struct file_handle *handle_of(int fd)
+{
+	struct file_handle *h = malloc(sizeof(*h) + MAX_HANDLE_SZ);
+	int mount_id;
+	if (h == NULL)
+		return NULL;
+	h->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", h, &mount_id, AT_EMPTY_PATH) != 0) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+// Returns a descriptor of the node's ciphertext object opened with flags
+// (O_PATH for metadata): the kept descriptor when flags is O_PATH and
+// the node has one, else a new one that node_fd_put closes.
+static int node_fd(struct node *n, int flags)
+{
+	if (n->fd >= 0 && flags == O_PATH)
+		return n->fd;
+	if (n->handle != NULL) {
+		int fd = open_by_handle_at(server.mount_fd, n->handle, flags | O_CLOEXEC | O_NOFOLLOW);
+		return fd < 0 ? -errno : fd;
+	}
+	char path[64];
+	proc_path(path, n->fd);
+	int fd = open(path, flags | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static void node_fd_put(struct node *n, int fd)
+{
+	if (fd >= 0 && fd != n->fd)
+		close(fd);
+}
+
 // Returns the node for st, taking ownership of fd: a known node gains a
 // lookup and fd is closed, a new node keeps fd.
 static struct node *node_get(int fd, const struct stat *st)
@@ -217,6 +263,13 @@ static struct node *node_get(int fd, const struct stat *st)
 	n->dev = st->st_dev;
 	n->ino = st->st_ino;
 	n->fd = fd;
+	if (!S_ISDIR(st->st_mode)) {
+		n->handle = handle_of(fd);
+		if (n->handle != NULL) {
+			close(fd);
+			n->fd = -1;
+		}
+	}
 	n->lookups = 1;
 	node_init_locks(n);
 	n->next = server.buckets[b];
@@ -243,7 +296,9 @@ static void node_forget(struct node *n, uint64_t count)
 		*link = n->next;
 	pthread_mutex_unlock(&server.table_lock);
 
-	close(n->fd);
+	if (n->fd >= 0)
+		close(n->fd);
+	free(n->handle);
 	pthread_rwlock_destroy(&n->lock);
 	pthread_mutex_destroy(&n->id_lock);
 	free(n);
@@ -262,10 +317,14 @@ static void plain_attr(struct stat *st)
 
 static int node_stat(struct node *n, struct stat *st)
 {
-	if (fstatat(n->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
-		return -errno;
-	plain_attr(st);
-	return 0;
+	int fd = node_fd(n, O_PATH);
+	if (fd < 0)
+		return fd;
+	int rc = fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 ? -errno : 0;
+	node_fd_put(n, fd);
+	if (rc == 0)
+		plain_attr(st);
+	return rc;
 }
 
 static int read_full(int fd, void *buf, size_t size, off_t off)
@@ -546,10 +605,14 @@ static void log_auth_failure(struct node *n, uint64_t block)
 		return;
 
 	char link[64], path[PATH_MAX] = "?";
-	proc_path(link, n->fd);
-	ssize_t len = readlink(link, path, sizeof(path) - 1);
-	if (len > 0)
-		path[len] = '\0';
+	int fd = node_fd(n, O_PATH);
+	if (fd >= 0) {
+		proc_path(link, fd);
+		ssize_t len = readlink(link, path, sizeof(path) - 1);
+		if (len > 0)
+			path[len] = '\0';
+		node_fd_put(n, fd);
+	}
 	char quoted[PATH_MAX + 16];
 	cf_log(CF_LOG_ERROR, "fuse_block_auth_failed",
 	       "volume=%s file=%s ino=%ju block=%" PRIu64 " failures=%" PRIu64,
@@ -730,6 +793,11 @@ static int content_read(struct worker *w, struct node *n, int fd, size_t size, o
 		return got;
 	if ((size_t)got != cipher_len + prefix)
 		return -EIO;
+	// A large read is most likely sequential: start reading the same
+	// amount of ciphertext after it, so the next request finds it cached.
+	if (count >= PARALLEL_MIN_BLOCKS)
+		(void)posix_fadvise(fd, block_offset(last + 1), (off_t)cipher_len,
+				    POSIX_FADV_WILLNEED);
 	if (prefix > 0)
 		rc = file_id_from_header(n, w->cipher, id);
 	else
@@ -982,7 +1050,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	char path[64];
 	int rc = 0;
 
-	proc_path(path, n->fd);
+	int meta = node_fd(n, O_PATH);
+	if (meta < 0) {
+		fuse_reply_err(req, -meta);
+		return;
+	}
+	proc_path(path, meta);
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		if (fchmodat(AT_FDCWD, path, attr->st_mode & 07777, 0) != 0) {
 			rc = -errno;
@@ -992,16 +1065,16 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		uid_t uid = to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1;
 		gid_t gid = to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1;
-		if (fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+		if (fchownat(meta, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
 			rc = -errno;
 			goto out;
 		}
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		struct worker *w = worker_get();
-		int fd = fi != NULL ? (int)fi->fh : open(path, O_RDWR | O_CLOEXEC);
+		int fd = fi != NULL ? (int)fi->fh : node_fd(n, O_RDWR);
 		if (w == NULL || fd < 0) {
-			rc = w == NULL ? -ENOMEM : -errno;
+			rc = w == NULL ? -ENOMEM : fd;
 			if (fd >= 0 && fi == NULL)
 				close(fd);
 			goto out;
@@ -1032,6 +1105,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	}
 
 out:
+	node_fd_put(n, meta);
 	if (rc != 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -1049,9 +1123,16 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 
-	ssize_t len = readlinkat(n->fd, "", encoded, sizeof(encoded));
+	int fd = node_fd(n, O_PATH);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	ssize_t len = readlinkat(fd, "", encoded, sizeof(encoded));
+	int saved = errno;
+	node_fd_put(n, fd);
 	if (len < 0) {
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, saved);
 		return;
 	}
 	int rc = gcfs_symlink_decrypt(w->ctx, encoded, (size_t)len, target, sizeof(target));
@@ -1351,8 +1432,12 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if (linkat(n->fd, "", dir->fd, dn.name, AT_EMPTY_PATH) != 0) {
+	int fd = node_fd(n, O_PATH);
+	rc = fd < 0 ? -fd : 0;
+	if (rc == 0 && linkat(fd, "", dir->fd, dn.name, AT_EMPTY_PATH) != 0)
 		rc = errno;
+	node_fd_put(n, fd);
+	if (rc != 0) {
 		if (rc != EEXIST)
 			remove_long_name(dir, &dn);
 		fuse_reply_err(req, rc);
@@ -1363,14 +1448,12 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 
 static int open_cipher(struct node *n, int flags)
 {
-	char path[64];
-	proc_path(path, n->fd);
 	// Always read-write: a partial-block write reads the block first, and
 	// the writeback cache reads through write-only handles too.
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0 && (errno == EACCES || errno == EROFS) && (flags & O_ACCMODE) == O_RDONLY)
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	int fd = node_fd(n, O_RDWR);
+	if ((fd == -EACCES || fd == -EROFS) && (flags & O_ACCMODE) == O_RDONLY)
+		fd = node_fd(n, O_RDONLY);
+	return fd;
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1746,14 +1829,32 @@ int gcfs_init_dir(const char *cipher_dir, struct cf_error *err)
 }
 
 // Raises the open-file limit: each inode the kernel references keeps a
-// file descriptor open.
+// file descriptor open, so a tree of 20,000 files needs 20,000 of them.
+// As root the hard limit is raised too, up to fs.nr_open; otherwise only
+// the soft limit rises to the hard one.
 static void raise_nofile_limit(void)
 {
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+
+	rlim_t wanted = 1048576;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+	unsigned long long nr_open = 0;
+	if (f != NULL) {
+		if (fscanf(f, "%llu", &nr_open) == 1 && nr_open > 0)
+			wanted = (rlim_t)nr_open;
+		fclose(f);
 	}
+	if (rl.rlim_max < wanted) {
+		struct rlimit raised = { .rlim_cur = wanted, .rlim_max = wanted };
+		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+			return;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 65536)
+		cf_log(CF_LOG_WARN, "fuse_nofile_limit_low", "limit=%ju (each open inode needs a"
+		       " descriptor; raise RLIMIT_NOFILE for large trees)", (uintmax_t)rl.rlim_cur);
 }
 
 // Raises the mount's readahead to READ_AHEAD_KB through its backing
@@ -1792,7 +1893,9 @@ static void free_all_nodes(void)
 		struct node *n = server.buckets[b];
 		while (n != NULL) {
 			struct node *next = n->next;
-			close(n->fd);
+			if (n->fd >= 0)
+				close(n->fd);
+			free(n->handle);
 			pthread_rwlock_destroy(&n->lock);
 			pthread_mutex_destroy(&n->id_lock);
 			free(n);
@@ -1843,6 +1946,12 @@ int gcfs_server_run(const struct gcfs_server_options *options,
 		rc = cf_error_set(err, -errno, "cannot open ciphertext directory %s: %s",
 				  options->cipher_dir, strerror(errno));
 		goto out_keys;
+	}
+	server.mount_fd = open(options->cipher_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (server.mount_fd < 0) {
+		rc = cf_error_set(err, -errno, "cannot open ciphertext directory %s: %s",
+				  options->cipher_dir, strerror(errno));
+		goto out_root;
 	}
 	server.root.dev = st.st_dev;
 	server.root.ino = st.st_ino;
@@ -1910,6 +2019,8 @@ out_args:
 	fuse_opt_free_args(&args);
 out_root:
 	free_all_nodes();
+	if (server.mount_fd > 0)
+		close(server.mount_fd);
 	close(server.root.fd);
 out_keys:
 	worker_free(pthread_getspecific(server.worker_key));
