@@ -281,18 +281,126 @@ static json_t *image_summary(const struct image_scan *scan)
 			 scan->os.ecosystem, "layers", layers);
 }
 
-// Prints one summary line; the OS name comes from the image, so control
-// characters in it are replaced to keep escape sequences off the terminal.
-static void print_text_header(FILE *out, const char *target, const struct image_scan *scan)
+// Copies text into buf for a terminal: control characters, which could come
+// from a hostile image, become '?', and long text is cut with "...".
+static const char *terminal_text(const char *text, char *buf, size_t size)
 {
-	char name[128];
-	const char *pretty = scan->os.pretty_name != NULL ? scan->os.pretty_name : "unknown OS";
 	size_t i = 0;
-	for (; pretty[i] != '\0' && i + 1 < sizeof(name); i++)
-		name[i] = (unsigned char)pretty[i] < 0x20 || pretty[i] == 0x7f ? '?' : pretty[i];
-	name[i] = '\0';
-	fprintf(out, "%s: %s, %zu packages, %zu layers\n", target, name, scan->package_count,
-		scan->layer_count);
+	if (text == NULL)
+		text = "-";
+	for (; text[i] != '\0' && i + 1 < size; i++)
+		buf[i] = (unsigned char)text[i] < 0x20 || text[i] == 0x7f ? '?' : text[i];
+	buf[i] = '\0';
+	if (text[i] != '\0' && size > 4)
+		memcpy(buf + size - 4, "...", 4);
+	return buf;
+}
+
+static const char *field_text(const struct scan_finding *f, const char *key)
+{
+	return json_string_value(json_object_get(f->fields, key));
+}
+
+enum { TABLE_COLUMNS = 6, TABLE_CELL = 48 };
+
+static void table_cells(const struct scan_finding *f, char cells[TABLE_COLUMNS][TABLE_CELL])
+{
+	char layer[16] = "-";
+	json_t *index = json_object_get(f->fields, "layer_index");
+	if (json_is_integer(index))
+		snprintf(layer, sizeof(layer), "%lld", (long long)json_integer_value(index));
+	terminal_text(scan_severity_name(f->severity), cells[0], TABLE_CELL);
+	terminal_text(f->rule->id, cells[1], TABLE_CELL);
+	terminal_text(field_text(f, "package"), cells[2], TABLE_CELL);
+	terminal_text(field_text(f, "installed_version"), cells[3], TABLE_CELL);
+	terminal_text(field_text(f, "fixed_version"), cells[4], TABLE_CELL);
+	terminal_text(layer, cells[5], TABLE_CELL);
+}
+
+// Orders table rows by severity, highest first, then package and id.
+static int compare_rows(const void *x, const void *y)
+{
+	const struct scan_finding *a = *(const struct scan_finding *const *)x;
+	const struct scan_finding *b = *(const struct scan_finding *const *)y;
+	int rank = scan_severity_rank(b->severity) - scan_severity_rank(a->severity);
+	if (rank != 0)
+		return rank;
+	int rc = strcmp(field_text(a, "package"), field_text(b, "package"));
+	return rc != 0 ? rc : strcmp(a->rule->id, b->rule->id);
+}
+
+// Writes the text report: a summary line, a table of vulnerabilities and
+// then the configuration findings, one per line with their fix hints.
+static int write_text(FILE *out, const char *target, const struct image_scan *scan,
+		      const struct scan_report *report)
+{
+	static const char *const headings[TABLE_COLUMNS] = { "SEVERITY", "ID", "PACKAGE",
+							     "INSTALLED", "FIXED", "LAYER" };
+	char cells[TABLE_COLUMNS][TABLE_CELL];
+	char name[128];
+	int widths[TABLE_COLUMNS];
+	size_t vulnerabilities = 0;
+
+	fprintf(out, "%s: %s, %zu packages, %zu layers\n", target,
+		terminal_text(scan->os.pretty_name != NULL ? scan->os.pretty_name : "unknown OS",
+			      name, sizeof(name)),
+		scan->package_count, scan->layer_count);
+
+	for (int c = 0; c < TABLE_COLUMNS; c++)
+		widths[c] = (int)strlen(headings[c]);
+	for (size_t i = 0; i < scan_report_count(report); i++) {
+		const struct scan_finding *f = scan_report_get(report, i);
+		if (field_text(f, "installed_version") == NULL)
+			continue;
+		vulnerabilities++;
+		table_cells(f, cells);
+		for (int c = 0; c < TABLE_COLUMNS; c++) {
+			int len = (int)strlen(cells[c]);
+			widths[c] = len > widths[c] ? len : widths[c];
+		}
+	}
+
+	if (vulnerabilities > 0) {
+		fputc('\n', out);
+		for (int c = 0; c + 1 < TABLE_COLUMNS; c++)
+			fprintf(out, "%-*s  ", widths[c], headings[c]);
+		fprintf(out, "%s\n", headings[TABLE_COLUMNS - 1]);
+		const struct scan_finding **rows = calloc(vulnerabilities, sizeof(*rows));
+		if (rows == NULL)
+			return -ENOMEM;
+		size_t n = 0;
+		for (size_t i = 0; i < scan_report_count(report); i++) {
+			const struct scan_finding *f = scan_report_get(report, i);
+			if (field_text(f, "installed_version") != NULL)
+				rows[n++] = f;
+		}
+		qsort(rows, n, sizeof(*rows), compare_rows);
+		for (size_t i = 0; i < n; i++) {
+			table_cells(rows[i], cells);
+			for (int c = 0; c + 1 < TABLE_COLUMNS; c++)
+				fprintf(out, "%-*s  ", widths[c], cells[c]);
+			fprintf(out, "%s\n", cells[TABLE_COLUMNS - 1]);
+		}
+		free(rows);
+	}
+
+	bool first = true;
+	for (size_t i = 0; i < scan_report_count(report); i++) {
+		const struct scan_finding *f = scan_report_get(report, i);
+		if (field_text(f, "installed_version") != NULL)
+			continue;
+		char message[512], fix[512];
+		if (first)
+			fputc('\n', out);
+		first = false;
+		fprintf(out, "%s %s %s\n", scan_severity_name(f->severity), f->rule->id,
+			terminal_text(f->message, message, sizeof(message)));
+		if (f->fix != NULL)
+			fprintf(out, "    fix: %s\n", terminal_text(f->fix, fix, sizeof(fix)));
+	}
+	fprintf(out, "\n%zu vulnerabilities, %zu other findings\n", vulnerabilities,
+		scan_report_count(report) - vulnerabilities);
+	return ferror(out) ? -EIO : 0;
 }
 
 static int write_json_document(json_t *document, FILE *out)
@@ -418,11 +526,12 @@ static int run_scan(const char *target, bool rootfs, const struct image_command 
 	if (cyclonedx) {
 		rc = write_json_document(image_cyclonedx(scan, &matches), out);
 	} else {
-		if (format == SCAN_FORMAT_TEXT)
-			print_text_header(out, target, scan);
 		struct scan_write_options write_options = { .color = scan_color_wanted(out),
 							    .show_fix = true };
-		rc = scan_report_write(report, format, &write_options, out);
+		if (format == SCAN_FORMAT_TEXT)
+			rc = write_text(out, target, scan, report);
+		else
+			rc = scan_report_write(report, format, &write_options, out);
 	}
 	if (rc != 0) {
 		cli_fail(rc, NULL);

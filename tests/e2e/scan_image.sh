@@ -77,6 +77,14 @@ if extra:
 sys.exit(1 if bad else 0)
 PYEOF
 
+step "text output is a table sorted by severity"
+"$COFFER_BIN" scan image "$W/img-docker-archive" --db "$W/osv.db" --no-progress >"$W/text.txt"
+grep -q "^SEVERITY  ID  *PACKAGE  *INSTALLED  *FIXED  *LAYER$" "$W/text.txt" ||
+	fail "text output has no table header: $(cat "$W/text.txt")"
+[ "$(grep -A1 '^SEVERITY' "$W/text.txt" | tail -1 | cut -d' ' -f1)" = critical ] ||
+	fail "the first table row is not the most severe finding"
+grep -q "^5 vulnerabilities, 4 other findings$" "$W/text.txt" || fail "text summary line missing"
+
 step "configuration findings, including a key deleted in a later layer"
 $PY - "$W/docker-archive.json" <<'PYEOF' || fail "configuration findings wrong"
 import json, sys

@@ -150,8 +150,10 @@ int image_check_config(struct image_scan *scan)
 	if (user == NULL || *user == '\0' || strcmp(user, "root") == 0 || strcmp(user, "0") == 0 ||
 	    strncmp(user, "0:", 2) == 0 || strncmp(user, "root:", 5) == 0)
 		rc = image_scan_add_finding(scan, "IMG-ROOT-USER", NULL, -1,
-					    "the image runs as root (User is '%s')",
-					    user != NULL ? user : "");
+					    user != NULL && *user != '\0'
+						    ? "the image runs as root (User is '%s')"
+						    : "the image runs as root (no User is set)%s",
+					    user != NULL && *user != '\0' ? user : "");
 	if (rc != 0)
 		return rc;
 
