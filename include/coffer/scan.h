@@ -143,6 +143,22 @@ struct scan_severity_override {
 	enum scan_severity severity;
 };
 
+// Value types of dockerfile.label-schema, with hadolint's names.
+enum scan_label_type {
+	SCAN_LABEL_TEXT,    // "text": any non-empty value
+	SCAN_LABEL_URL,     // "url"
+	SCAN_LABEL_RFC3339, // "rfc3339": a timestamp
+	SCAN_LABEL_SPDX,    // "spdx": a license expression
+	SCAN_LABEL_HASH,    // "hash": a git commit hash
+	SCAN_LABEL_SEMVER,  // "semver"
+	SCAN_LABEL_EMAIL,   // "email"
+};
+
+struct scan_label_schema {
+	char *name;
+	enum scan_label_type type;
+};
+
 struct scan_config {
 	char *path; // file it was loaded from, or NULL for defaults
 	char **ignore;
@@ -156,6 +172,11 @@ struct scan_config {
 	size_t trusted_registry_count;
 	char **allowed_images;
 	size_t allowed_image_count;
+	// Labels the final image must have, and the type of their values; with
+	// strict_labels, other labels are reported too.
+	struct scan_label_schema *label_schema;
+	size_t label_schema_count;
+	bool strict_labels;
 	// k8s:
 	char *profile; // "baseline" or "restricted"; NULL = restricted
 	char **encrypted_provisioners;

@@ -52,6 +52,9 @@ void scan_config_free(struct scan_config *config)
 	free(config->overrides);
 	string_list_free(config->trusted_registries, config->trusted_registry_count);
 	string_list_free(config->allowed_images, config->allowed_image_count);
+	for (size_t i = 0; i < config->label_schema_count; i++)
+		free(config->label_schema[i].name);
+	free(config->label_schema);
 	free(config->profile);
 	string_list_free(config->encrypted_provisioners, config->encrypted_provisioner_count);
 	string_list_free(config->encrypted_storage_classes, config->encrypted_storage_class_count);
@@ -268,6 +271,68 @@ static int parse_overrides(const struct config_parser *parser, const yaml_node_t
 	return 0;
 }
 
+static int parse_label_schema(const struct config_parser *parser, const yaml_node_t *node)
+{
+	static const char *const types[] = { "text", "url", "rfc3339", "spdx", "hash", "semver",
+					      "email" };
+	struct scan_config *config = parser->config;
+
+	if (node_is_null(node))
+		return 0;
+	int rc = check_mapping(parser, node, "dockerfile.label-schema");
+	if (rc != 0)
+		return rc;
+
+	yaml_node_pair_t *start = node->data.mapping.pairs.start;
+	size_t length = (size_t)(node->data.mapping.pairs.top - start);
+	if (length == 0)
+		return 0;
+	config->label_schema = calloc(length, sizeof(config->label_schema[0]));
+	if (config->label_schema == NULL)
+		return cf_error_set(parser->err, -ENOMEM, "out of memory reading %s", parser->name);
+
+	for (size_t i = 0; i < length; i++) {
+		yaml_node_t *label = yaml_document_get_node(parser->document, start[i].key);
+		yaml_node_t *type = yaml_document_get_node(parser->document, start[i].value);
+		struct scan_label_schema *entry = &config->label_schema[config->label_schema_count];
+
+		rc = expect_string(parser, type, scalar_text(label));
+		if (rc != 0)
+			return rc;
+		size_t k = 0;
+		while (k < sizeof(types) / sizeof(types[0]) && strcmp(types[k], scalar_text(type)) != 0)
+			k++;
+		if (k == sizeof(types) / sizeof(types[0]))
+			return parse_error(parser, type,
+					   "invalid label type '%s' for '%s'; use text, url, rfc3339, "
+					   "spdx, hash, semver or email",
+					   scalar_text(type), scalar_text(label));
+		entry->type = (enum scan_label_type)k;
+		entry->name = strdup(scalar_text(label));
+		if (entry->name == NULL)
+			return cf_error_set(parser->err, -ENOMEM, "out of memory reading %s",
+					    parser->name);
+		config->label_schema_count++;
+	}
+	return 0;
+}
+
+static int parse_bool(const struct config_parser *parser, const yaml_node_t *node,
+		      const char *key, bool *value)
+{
+	int rc = expect_string(parser, node, key);
+	if (rc != 0)
+		return rc;
+	if (strcmp(scalar_text(node), "true") == 0)
+		*value = true;
+	else if (strcmp(scalar_text(node), "false") == 0)
+		*value = false;
+	else
+		return parse_error(parser, node, "invalid value '%s' for '%s'; use true or false",
+				   scalar_text(node), key);
+	return 0;
+}
+
 static int parse_dockerfile(const struct config_parser *parser, const yaml_node_t *node)
 {
 	struct scan_config *config = parser->config;
@@ -291,10 +356,15 @@ static int parse_dockerfile(const struct config_parser *parser, const yaml_node_
 		else if (strcmp(name, "allowed-images") == 0)
 			rc = parse_string_list(parser, value, "dockerfile.allowed-images",
 					       &config->allowed_images, &config->allowed_image_count);
+		else if (strcmp(name, "label-schema") == 0)
+			rc = parse_label_schema(parser, value);
+		else if (strcmp(name, "strict-labels") == 0)
+			rc = parse_bool(parser, value, "dockerfile.strict-labels",
+					&config->strict_labels);
 		else
 			rc = parse_error(parser, key,
-					 "unknown key 'dockerfile.%s'; expected trusted-registries or "
-					 "allowed-images",
+					 "unknown key 'dockerfile.%s'; expected trusted-registries, "
+					 "allowed-images, label-schema or strict-labels",
 					 name);
 		if (rc != 0)
 			return rc;

@@ -27,7 +27,8 @@ enum {
 	CASE_TRUSTED = 1,       // trusted_registries: docker.io
 	CASE_ALLOWED = 2,       // allowed_images: alpine:*
 	CASE_CONTEXT = 4,       // build context without .dockerignore
-	CASE_CONTEXT_IGNORE = 8 // build context with .dockerignore
+	CASE_CONTEXT_IGNORE = 8, // build context with .dockerignore
+	CASE_LABELS = 16,        // the label schema below, with strict-labels
 };
 
 struct rule_case {
@@ -38,6 +39,11 @@ struct rule_case {
 };
 
 #define F "FROM alpine:3.19\n"
+// A LABEL line that satisfies the label schema of CASE_LABELS.
+#define LABELS_OK                                                                         \
+	"LABEL version=1.2.3 url=https://example.org created=2024-05-01T12:00:00Z "        \
+	"license=\"MIT OR Apache-2.0\" revision=0123456789abcdef0123456789abcdef01234567 " \
+	"contact=team@example.org title=app\n"
 
 static const struct rule_case cases[] = {
 	{ "CF-DF-000", 2, F "FROB x\n", 0 },
@@ -278,6 +284,55 @@ static const struct rule_case cases[] = {
 	{ "DL3048", 0, F "LABEL org.opencontainers.image.title=x\n", 0 },
 	{ "DL3048", 0, F "LABEL maintainer=me\n", 0 },
 
+	{ "DL3049", 1, F "LABEL version=1.2.3\n", CASE_LABELS },
+	{ "DL3049", 3, "FROM alpine:3.19 AS b\n" LABELS_OK "FROM alpine:3.19\n", CASE_LABELS },
+	{ "DL3049", 0, F LABELS_OK, CASE_LABELS },
+	{ "DL3049", 0, "FROM alpine:3.19 AS b\n" LABELS_OK "FROM b\n", CASE_LABELS },
+
+	{ "DL3050", 3, F LABELS_OK "LABEL extra=1\n", CASE_LABELS },
+	{ "DL3050", 2, F "LABEL maintainer=me\n" LABELS_OK, CASE_LABELS },
+	{ "DL3050", 0, F LABELS_OK, CASE_LABELS },
+	{ "DL3050", 0, F "LABEL extra=1\n", 0 },
+
+	{ "DL3051", 3, F LABELS_OK "LABEL title=\"\"\n", CASE_LABELS },
+	{ "DL3051", 3, F LABELS_OK "LABEL url=\n", CASE_LABELS },
+	{ "DL3051", 0, F LABELS_OK, CASE_LABELS },
+	{ "DL3051", 0, F LABELS_OK "LABEL other=\"\"\n", CASE_LABELS },
+
+	{ "DL3052", 3, F LABELS_OK "LABEL url=example.org\n", CASE_LABELS },
+	{ "DL3052", 3, F LABELS_OK "LABEL url=ftp:/x\n", CASE_LABELS },
+	{ "DL3052", 0, F LABELS_OK, CASE_LABELS },
+	{ "DL3052", 0, F LABELS_OK "LABEL url=http://localhost:8080/x\n", CASE_LABELS },
+
+	{ "DL3053", 3, F LABELS_OK "LABEL created=2024-05-01\n", CASE_LABELS },
+	{ "DL3053", 3, F LABELS_OK "LABEL created=2024-13-01T00:00:00Z\n", CASE_LABELS },
+	{ "DL3053", 0, F LABELS_OK, CASE_LABELS },
+	{ "DL3053", 0, F LABELS_OK "LABEL created=2024-05-01T12:00:00.5+02:00\n", CASE_LABELS },
+
+	{ "DL3054", 3, F LABELS_OK "LABEL license=\"MIT OR\"\n", CASE_LABELS },
+	{ "DL3054", 3, F LABELS_OK "LABEL license=\"(MIT\"\n", CASE_LABELS },
+	{ "DL3054", 0, F LABELS_OK "LABEL license=\"(MIT OR Apache-2.0) AND BSD-3-Clause\"\n",
+	  CASE_LABELS },
+	{ "DL3054", 0, F LABELS_OK "LABEL license=\"GPL-2.0-or-later WITH Classpath-exception-2.0\"\n",
+	  CASE_LABELS },
+
+	{ "DL3055", 3, F LABELS_OK "LABEL revision=abc123\n", CASE_LABELS },
+	{ "DL3055", 3, F LABELS_OK "LABEL revision=zzzz456789abcdef0123456789abcdef01234567\n",
+	  CASE_LABELS },
+	{ "DL3055", 0, F LABELS_OK, CASE_LABELS },
+	{ "DL3055", 0, F LABELS_OK "LABEL revision=" "0123456789abcdef0123456789abcdef"
+	  "0123456789abcdef0123456789abcdef\n", CASE_LABELS },
+
+	{ "DL3056", 3, F LABELS_OK "LABEL version=1.2\n", CASE_LABELS },
+	{ "DL3056", 3, F LABELS_OK "LABEL version=01.2.3\n", CASE_LABELS },
+	{ "DL3056", 0, F LABELS_OK "LABEL version=2.0.0-rc.1+build.5\n", CASE_LABELS },
+	{ "DL3056", 0, F LABELS_OK "LABEL version=1.0.0\n", CASE_LABELS },
+
+	{ "DL3058", 3, F LABELS_OK "LABEL contact=team\n", CASE_LABELS },
+	{ "DL3058", 3, F LABELS_OK "LABEL contact=a@b\n", CASE_LABELS },
+	{ "DL3058", 0, F LABELS_OK "LABEL contact=first.last@example.co.uk\n", CASE_LABELS },
+	{ "DL3058", 0, F LABELS_OK, CASE_LABELS },
+
 	{ "DL3057", 1, F "CMD [\"x\"]\n", 0 },
 	{ "DL3057", 3, "FROM alpine:3.19 AS b\nHEALTHCHECK CMD x\nFROM alpine:3.19\n", 0 },
 	{ "DL3057", 0, F "HEALTHCHECK CMD x\n", 0 },
@@ -490,6 +545,17 @@ static struct scan_report *lint(const struct fixture *fx, const char *text, unsi
 		config.allowed_images = allowed;
 		config.allowed_image_count = 1;
 	}
+	struct scan_label_schema schema[] = {
+		{ "version", SCAN_LABEL_SEMVER }, { "url", SCAN_LABEL_URL },
+		{ "created", SCAN_LABEL_RFC3339 }, { "license", SCAN_LABEL_SPDX },
+		{ "revision", SCAN_LABEL_HASH }, { "contact", SCAN_LABEL_EMAIL },
+		{ "title", SCAN_LABEL_TEXT },
+	};
+	if (options & CASE_LABELS) {
+		config.label_schema = schema;
+		config.label_schema_count = sizeof(schema) / sizeof(schema[0]);
+		config.strict_labels = true;
+	}
 	const char *context = NULL;
 	if (options & CASE_CONTEXT)
 		context = fx->dir;
@@ -642,6 +708,39 @@ static void config_ignore_and_severity(void **state)
 	scan_report_free(report);
 }
 
+static void config_label_schema(void **state)
+{
+	(void)state;
+	static const char yaml[] = "dockerfile:\n"
+				   "  label-schema:\n"
+				   "    version: semver\n"
+				   "    contact: email\n"
+				   "  strict-labels: true\n";
+	struct scan_config config;
+	struct cf_error err = { 0 };
+	assert_int_equal(scan_config_load_buffer(&config, yaml, sizeof(yaml) - 1, "test.yaml", &err), 0);
+	assert_int_equal(config.label_schema_count, 2);
+	assert_string_equal(config.label_schema[0].name, "version");
+	assert_int_equal(config.label_schema[0].type, SCAN_LABEL_SEMVER);
+	assert_int_equal(config.label_schema[1].type, SCAN_LABEL_EMAIL);
+	assert_true(config.strict_labels);
+	scan_config_free(&config);
+
+	static const char bad_type[] = "dockerfile:\n  label-schema:\n    version: number\n";
+	cf_error_reset(&err);
+	assert_int_equal(scan_config_load_buffer(&config, bad_type, sizeof(bad_type) - 1, "test.yaml",
+						 &err), -EINVAL);
+	assert_non_null(strstr(err.message, "invalid label type 'number'"));
+	scan_config_free(&config);
+
+	static const char bad_bool[] = "dockerfile:\n  strict-labels: maybe\n";
+	cf_error_reset(&err);
+	assert_int_equal(scan_config_load_buffer(&config, bad_bool, sizeof(bad_bool) - 1, "test.yaml",
+						 &err), -EINVAL);
+	assert_non_null(strstr(err.message, "use true or false"));
+	scan_config_free(&config);
+}
+
 static void digest_severity_levels(void **state)
 {
 	const struct fixture *fx = *state;
@@ -668,6 +767,7 @@ int main(void)
 		cmocka_unit_test(rule_table_cases),
 		cmocka_unit_test(pragmas_ignore_rules),
 		cmocka_unit_test(config_ignore_and_severity),
+		cmocka_unit_test(config_label_schema),
 		cmocka_unit_test(digest_severity_levels),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

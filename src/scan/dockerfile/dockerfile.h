@@ -252,7 +252,9 @@ enum df_rule_id {
 	DF_R_DL3025, DF_R_DL3026, DF_R_DL3027, DF_R_DL3028, DF_R_DL3029, DF_R_DL3030,
 	DF_R_DL3032, DF_R_DL3033, DF_R_DL3034, DF_R_DL3035, DF_R_DL3036, DF_R_DL3037,
 	DF_R_DL3038, DF_R_DL3040, DF_R_DL3041, DF_R_DL3042, DF_R_DL3043, DF_R_DL3044,
-	DF_R_DL3045, DF_R_DL3046, DF_R_DL3047, DF_R_DL3048, DF_R_DL3057, DF_R_DL3059,
+	DF_R_DL3045, DF_R_DL3046, DF_R_DL3047, DF_R_DL3048, DF_R_DL3049, DF_R_DL3050,
+	DF_R_DL3051, DF_R_DL3052, DF_R_DL3053, DF_R_DL3054, DF_R_DL3055, DF_R_DL3056,
+	DF_R_DL3057, DF_R_DL3058, DF_R_DL3059,
 	DF_R_DL3060, DF_R_DL3061, DF_R_DL3062,
 	DF_R_DL4000, DF_R_DL4001, DF_R_DL4003, DF_R_DL4004, DF_R_DL4005, DF_R_DL4006,
 	DF_R_UNPINNED_DIGEST, DF_R_IMAGE_NOT_ALLOWED, DF_R_RUNS_AS_ROOT, DF_R_SECRET_NAME,
@@ -288,6 +290,8 @@ void df_report_severity(struct df_lint *lint, enum df_rule_id rule, enum scan_se
 void df_check_instructions(struct df_lint *lint);
 void df_check_shell(struct df_lint *lint);
 void df_check_secrets(struct df_lint *lint);
+// Checks labels against dockerfile.label-schema of the configuration.
+void df_check_labels(struct df_lint *lint);
 
 // Splits an image reference into registry (NULL for Docker Hub), repository
 // path, tag and digest (each NULL when absent), in the arena.

@@ -24,6 +24,7 @@ static int run_rules(struct df_lint *lint)
 	df_check_instructions(lint);
 	df_check_shell(lint);
 	df_check_secrets(lint);
+	df_check_labels(lint);
 	lint->file->arena.oom_jump = NULL;
 	return lint->error;
 }
