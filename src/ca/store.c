@@ -184,6 +184,8 @@ int ca_init(const char *dir, const char *name, struct cf_error *err)
 	if (rc != 0)
 		goto out;
 
+	// NOTE: the CA keys are protected only by mode 0600. Encrypting them
+	// under a master-key source, as the key store does, is not implemented.
 	path_join(path, sizeof(path), dir, "root.key");
 	rc = ca_write_pem_key(path, root_key, err);
 	if (rc != 0)
