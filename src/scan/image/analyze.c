@@ -55,6 +55,11 @@ struct analyzer {
 	struct tracked *files;
 	size_t file_count;
 	size_t file_capacity;
+	// Open-addressing index over files by (path, kind): each slot holds a
+	// files index plus one, or 0 when empty. It points at the entry added
+	// last for its key, the only one that can still be live.
+	size_t *slots;
+	size_t slot_count; // a power of two, at least twice file_count
 	struct image_scan findings; // only its findings array is used
 	char **git_dirs;
 	size_t git_dir_count;
@@ -104,6 +109,7 @@ void analyzer_free(struct analyzer *a)
 	for (size_t i = 0; i < a->file_count; i++)
 		tracked_free(&a->files[i]);
 	free(a->files);
+	free(a->slots);
 	findings_free(&a->findings);
 	for (size_t i = 0; i < a->git_dir_count; i++)
 		free(a->git_dirs[i]);
@@ -226,14 +232,55 @@ static const char *base_name(const char *path)
 
 // ---- tracked files ----------------------------------------------------------
 
-static struct tracked *tracked_find(struct analyzer *a, const char *path)
+static size_t tracked_hash(const char *path, enum tracked_kind kind)
 {
-	for (size_t i = a->file_count; i > 0; i--) {
-		struct tracked *t = &a->files[i - 1];
-		if (!t->removed && strcmp(t->path, path) == 0)
-			return t;
+	// FNV-1a over the path, then the kind.
+	uint64_t hash = 14695981039346656037ull;
+	for (const unsigned char *p = (const unsigned char *)path; *p != '\0'; p++)
+		hash = (hash ^ *p) * 1099511628211ull;
+	hash = (hash ^ (uint64_t)kind) * 1099511628211ull;
+	return (size_t)hash;
+}
+
+// Returns the slot for (path, kind): the one holding it, or the empty
+// slot where it belongs.
+static size_t *tracked_slot(struct analyzer *a, const char *path, enum tracked_kind kind)
+{
+	size_t mask = a->slot_count - 1;
+	for (size_t i = tracked_hash(path, kind) & mask;; i = (i + 1) & mask) {
+		size_t *slot = &a->slots[i];
+		if (*slot == 0)
+			return slot;
+		const struct tracked *t = &a->files[*slot - 1];
+		if (t->kind == kind && strcmp(t->path, path) == 0)
+			return slot;
 	}
-	return NULL;
+}
+
+static int tracked_grow_index(struct analyzer *a)
+{
+	size_t count = a->slot_count ? a->slot_count * 2 : 256;
+	size_t *slots = calloc(count, sizeof(*slots));
+	if (slots == NULL)
+		return -ENOMEM;
+	size_t *old = a->slots;
+	a->slots = slots;
+	a->slot_count = count;
+	// Later entries overwrite earlier ones with the same key.
+	for (size_t i = 0; i < a->file_count; i++)
+		*tracked_slot(a, a->files[i].path, a->files[i].kind) = i + 1;
+	free(old);
+	return 0;
+}
+
+static struct tracked *tracked_find(struct analyzer *a, const char *path, enum tracked_kind kind)
+{
+	if (a->slot_count == 0)
+		return NULL;
+	size_t *slot = tracked_slot(a, path, kind);
+	if (*slot == 0 || a->files[*slot - 1].removed)
+		return NULL;
+	return &a->files[*slot - 1];
 }
 
 static struct tracked *tracked_add(struct analyzer *a, const char *path, enum tracked_kind kind)
@@ -246,6 +293,9 @@ static struct tracked *tracked_add(struct analyzer *a, const char *path, enum tr
 		a->files = files;
 		a->file_capacity = capacity;
 	}
+	if (2 * (a->file_count + 1) > a->slot_count && tracked_grow_index(a) != 0)
+		return NULL;
+
 	struct tracked *t = &a->files[a->file_count];
 	memset(t, 0, sizeof(*t));
 	t->path = strdup(path);
@@ -254,6 +304,7 @@ static struct tracked *tracked_add(struct analyzer *a, const char *path, enum tr
 	t->kind = kind;
 	t->layer = a->layer;
 	a->file_count++;
+	*tracked_slot(a, path, kind) = a->file_count;
 	return t;
 }
 
@@ -280,13 +331,12 @@ static void tracked_remove(struct analyzer *a, const char *path, bool children_o
 // counting as setuid or world-writable.
 static void tracked_replace_mode_entries(struct analyzer *a, const char *path)
 {
-	for (size_t i = 0; i < a->file_count; i++) {
-		struct tracked *t = &a->files[i];
-		if (!t->removed &&
-		    (t->kind == TRACKED_SETUID || t->kind == TRACKED_WORLD_WRITABLE) &&
-		    strcmp(t->path, path) == 0)
-			t->removed = true;
-	}
+	struct tracked *t = tracked_find(a, path, TRACKED_SETUID);
+	if (t != NULL)
+		t->removed = true;
+	t = tracked_find(a, path, TRACKED_WORLD_WRITABLE);
+	if (t != NULL)
+		t->removed = true;
 }
 
 static enum tracked_kind classify(const char *path)
@@ -395,7 +445,7 @@ static int add_package_snapshot(struct analyzer *a, const struct layer_entry *e,
 	if (list.count > 1)
 		qsort(list.items, list.count, sizeof(list.items[0]), compare_packages);
 
-	struct tracked *t = tracked_find(a, path);
+	struct tracked *t = tracked_find(a, path, kind);
 	if (t == NULL)
 		t = tracked_add(a, path, kind);
 	if (t == NULL) {
@@ -607,7 +657,7 @@ int analyzer_entry(struct analyzer *a, const struct layer_entry *e, struct cf_er
 		return 0;
 
 	if (kind == TRACKED_OS_RELEASE || kind == TRACKED_OS_HINT) {
-		struct tracked *old = tracked_find(a, path);
+		struct tracked *old = tracked_find(a, path, kind);
 		if (old != NULL)
 			old->removed = true;
 		struct tracked *t = tracked_add(a, path, kind);
@@ -694,7 +744,7 @@ static char *ecosystem_from_os(const struct image_os *os)
 
 static struct tracked *find_os_release(struct analyzer *a, const char *path, int depth)
 {
-	struct tracked *t = tracked_find(a, path);
+	struct tracked *t = tracked_find(a, path, TRACKED_OS_RELEASE);
 	if (t == NULL || depth > 8)
 		return NULL;
 	if (t->link == NULL)
@@ -729,7 +779,7 @@ static int detect_os(struct analyzer *a, struct image_os *os)
 		static const char *const hints[][2] = { { "etc/alpine-release", "alpine" },
 							{ "etc/debian_version", "debian" } };
 		for (size_t i = 0; i < 2 && os->id == NULL; i++) {
-			struct tracked *h = tracked_find(a, hints[i][0]);
+			struct tracked *h = tracked_find(a, hints[i][0], TRACKED_OS_HINT);
 			if (h == NULL || h->content == NULL)
 				continue;
 			os->id = strdup(hints[i][1]);
