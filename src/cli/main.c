@@ -57,7 +57,7 @@ static void print_commands(FILE *out, const char *prefix, const struct cli_comma
 {
 	fprintf(out, "Usage: %s COMMAND [OPTIONS]\n\nCommands:\n", prefix);
 	for (const struct cli_command *c = table; c->name != NULL; c++)
-		fprintf(out, "  %-10s %s\n", c->name, c->summary);
+		fprintf(out, "  %-12s %s\n", c->name, c->summary);
 	fprintf(out, "\nRun '%s COMMAND --help' for a command's options.\n", prefix);
 }
 

@@ -417,6 +417,8 @@ static const struct rule_case cases[] = {
 
 	{ "CF-DF-006", 2, F "COPY id_rsa /root/.ssh/id_rsa\n", 0 },
 	{ "CF-DF-006", 2, F "COPY .env config/.npmrc /app/\n", 0 },
+	{ "CF-DF-006", 2, F "COPY .aws /root/.aws\n", 0 },
+	{ "CF-DF-006", 2, F "COPY home/.ssh/ /root/.ssh/\n", 0 },
 	{ "CF-DF-006", 0, F "COPY id_rsa.pub /root/.ssh/\n", 0 },
 	{ "CF-DF-006", 0, F "COPY .env.example /app/\n", 0 },
 

@@ -251,6 +251,8 @@ static bool secret_file(const char *path)
 		"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", ".npmrc", ".pypirc", ".netrc",
 		".git-credentials", ".dockercfg", ".env", ".htpasswd", "credentials.json",
 		"service-account.json", ".pgpass", ".my.cnf",
+		// Directories that hold credentials.
+		".aws", ".ssh", ".gnupg", ".kube", ".docker",
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strcmp(name, names[i]) == 0)
