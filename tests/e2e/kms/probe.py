@@ -7,6 +7,10 @@ Usage:
   probe.py PORT PKI mtls      refused and accepted client certificates
   probe.py PORT PKI hostile   malformed messages; the server must reply
                               with a KMIP error or close, and keep serving
+  probe.py PORT PKI load      64 concurrent connections, each creating and
+                              fetching keys
+  probe.py PORT PKI limits    against a server started with
+                              --max-connections 4 --idle-timeout 1
 Exits 0 when every check passes.
 """
 import os
@@ -222,8 +226,69 @@ def hostile():
     alice.close()
 
 
-if sys.argv[3] == "mtls":
-    mtls()
-else:
-    hostile()
+def create_request():
+    template = structure(0x420091,
+                         structure(0x420008, item(0x42000A, 7, "Cryptographic Algorithm"),
+                                   item(0x42000B, 5, 3)),
+                         structure(0x420008, item(0x42000A, 7, "Cryptographic Length"),
+                                   item(0x42000B, 2, 256)))
+    return request([batch_item(0x01, item(0x420057, 5, 2), template)])
+
+
+def get_request(uid):
+    return request([batch_item(0x0A, item(0x420094, 7, uid))])
+
+
+def created_id(response):
+    i = response.find(b"\x42\x00\x94\x07")
+    length = struct.unpack(">I", response[i + 4:i + 8])[0]
+    return response[i + 8:i + 8 + length].decode()
+
+
+def load():
+    import threading
+    failures = []
+
+    def worker(number):
+        try:
+            conn = connect("alice")
+            for _ in range(10):
+                response = exchange(conn, create_request())
+                if response is None or result_of(response)[0] != 0:
+                    failures.append("connection %d: Create failed" % number)
+                    return
+                response = exchange(conn, get_request(created_id(response)))
+                if response is None or result_of(response)[0] != 0:
+                    failures.append("connection %d: Get failed" % number)
+                    return
+            conn.close()
+        except Exception as e:  # reported below, with the connection number
+            failures.append("connection %d: %r" % (number, e))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    check(not any(t.is_alive() for t in threads), "all 64 connections finished within 120 s")
+    check(not failures, "64 concurrent connections: %s" % failures[:3])
+
+
+def limits():
+    import time
+    held = [connect("alice") for _ in range(4)]
+    for conn in held:
+        check(result_of(exchange(conn, DISCOVER))[0] == 0, "connection within the limit works")
+    refused("fifth connection over --max-connections 4 is closed")
+    # Idle connections are closed after about one second.
+    time.sleep(2.5)
+    for conn in held:
+        check(exchange(conn, DISCOVER) is None, "idle connection was closed by the server")
+        conn.close()
+    conn = connect("alice")
+    check(result_of(exchange(conn, DISCOVER))[0] == 0, "new connection works after the idle ones closed")
+    conn.close()
+
+
+{"mtls": mtls, "hostile": hostile, "load": load, "limits": limits}[sys.argv[3]]()
 print("%s: %d checks passed" % (sys.argv[3], checks))
