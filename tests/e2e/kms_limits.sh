@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# Connection handling of `coffer kms serve`: 64 concurrent connections each
-# create and fetch keys; with --max-connections 4 a fifth connection is
+# Connection handling of `coffer kms serve`. 64 concurrent connections each
+# create and fetch keys. With --max-connections 4 a fifth connection is
 # closed at once, and with --idle-timeout 1 idle connections are closed.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/kms/common.bash"
