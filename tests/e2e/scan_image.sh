@@ -259,6 +259,8 @@ hostile bomb "decompression bomb" \
 	'{"layers": [{"compression": "gzip", "entries": [{"path": "zeros", "content_repeat": ["\u0000", 67108864]}]}]}'
 hostile truncated "truncated" \
 	'{"layers": [{"compression": "gzip", "truncate": 200, "entries": [{"path": "var/lib/dpkg/status", "content_repeat": ["Package: a\nVersion: 1\nStatus: install ok installed\n\n", 2000]}]}]}'
+hostile tampered "does not belong to this image or was modified" \
+	'{"layers": [{"compression": "gzip", "diff_id": "sha256:0000000000000000000000000000000000000000000000000000000000000000", "entries": [{"path": "a", "content": "x"}]}]}'
 hostile missing "is missing" \
 	'{"missing_layer": true, "layers": [{"entries": [{"path": "a", "content": "x"}]}]}' oci-archive
 hostile huge-status "byte limit for package databases" \

@@ -9,6 +9,7 @@ SPEC: {"format": "docker-archive" | "oci-archive" | "oci-dir",
        "layers": [{"compression": "none" | "gzip" | "zstd",
                    "created_by": "...",
                    "truncate": N (optional: keep only N bytes of the blob),
+                   "diff_id": "sha256:..." (optional: overrides the real one),
                    "entries": [{"path": "...", "type": "file" | "dir" |
                                 "symlink" | "hardlink", "content": "...",
                                 "content_repeat": [TEXT, COUNT],
@@ -96,7 +97,7 @@ def main():
     history = []
     for layer in spec["layers"]:
         tar_bytes = build_layer_tar(layer.get("entries", []))
-        diff_ids.append("sha256:" + sha256(tar_bytes))
+        diff_ids.append(layer.get("diff_id", "sha256:" + sha256(tar_bytes)))
         method = layer.get("compression", "none")
         blob = compress(tar_bytes, method)
         if "truncate" in layer:

@@ -55,8 +55,8 @@ struct analyzer {
 	struct tracked *files;
 	size_t file_count;
 	size_t file_capacity;
-	// Open-addressing index over files by (path, kind): each slot holds a
-	// files index plus one, or 0 when empty. It points at the entry added
+	// Open-addressing index over files by (path, kind). Each slot contains
+	// a files index plus one, or 0 when empty. It points at the entry added
 	// last for its key, the only one that can still be live.
 	size_t *slots;
 	size_t slot_count; // a power of two, at least twice file_count
@@ -470,7 +470,7 @@ static int add_package_snapshot(struct analyzer *a, const struct layer_entry *e,
 struct credential_file {
 	const char *suffix;    // path suffix
 	const char *marker;    // text the content must contain, or NULL
-	const char *what;
+	const char *description;
 };
 
 static const struct credential_file credential_files[] = {
@@ -542,7 +542,7 @@ static int check_secret_file(struct analyzer *a, const struct layer_entry *e, co
 	else if (credential != NULL &&
 		 (credential->marker == NULL || contains(data, size, credential->marker)))
 		rc = image_scan_add_finding(&a->findings, "IMG-CLOUD-CREDENTIALS", path, a->layer,
-					    "%s in /%s%s", credential->what, path,
+					    "%s in /%s%s", credential->description, path,
 					    layer_phrase(a->layer, where, sizeof(where)));
 	free(data);
 	return rc;

@@ -11,6 +11,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <openssl/evp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fts.h>
@@ -219,9 +220,16 @@ static int blob_path(const char *digest, char *out, size_t size, struct cf_error
 
 // ---- layer streams ----------------------------------------------------------------
 
+// A layer is read in two stages: `stream` removes the compression (any
+// libarchive filter, raw format), and `layer` parses the tar it produces.
+// Every uncompressed byte passes through plain_read, which hashes it, so
+// the layer can be checked against its diff id from the image config.
 struct layer_reader {
+	struct archive *stream;
 	struct archive *layer;
 	struct archive *outer; // data source when the layer is inside a tarball
+	EVP_MD_CTX *digest;
+	bool stream_done;
 	const struct image_options *options;
 	struct blob_store *store;
 	const char *name;
@@ -244,10 +252,60 @@ static la_ssize_t nested_read(struct archive *a, void *context, const void **buf
 	return (la_ssize_t)size;
 }
 
+// Feeds the tar parser with uncompressed bytes and hashes them.
+static la_ssize_t plain_read(struct archive *a, void *context, const void **buf)
+{
+	struct layer_reader *r = context;
+	size_t size = 0;
+	la_int64_t offset;
+	if (r->stream_done)
+		return 0;
+	int rc = archive_read_data_block(r->stream, buf, &size, &offset);
+	if (rc == ARCHIVE_EOF) {
+		r->stream_done = true;
+		return 0;
+	}
+	if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
+		archive_set_error(a, EIO, "%s", archive_error_string(r->stream));
+		return -1;
+	}
+	if (EVP_DigestUpdate(r->digest, *buf, size) != 1) {
+		archive_set_error(a, ENOMEM, "hashing the layer failed");
+		return -1;
+	}
+	return (la_ssize_t)size;
+}
+
+// Reads what the tar parser left (end-of-archive padding) into the hash,
+// then compares the digest with the config's diff id.
+static int verify_diff_id(struct layer_reader *r, const char *diff_id, struct cf_error *err)
+{
+	while (!r->stream_done) {
+		const void *buf;
+		if (plain_read(r->layer, r, &buf) < 0)
+			return cf_error_set(err, -EINVAL, "layer %d (%s) is damaged or truncated: %s",
+					    r->index, r->name, archive_error_string(r->stream));
+	}
+	if (diff_id == NULL || strncmp(diff_id, "sha256:", 7) != 0)
+		return 0; // NOTE: only sha256 diff ids are checked
+
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int length = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	if (EVP_DigestFinal_ex(r->digest, digest, &length) != 1)
+		return -ENOMEM;
+	cf_hex_encode(digest, length, hex);
+	if (strcmp(diff_id + 7, hex) != 0)
+		return cf_error_set(err, -EINVAL,
+				    "layer %d (%s) has content digest sha256:%s, but the image config lists diff id %s: the layer does not belong to this image or was modified",
+				    r->index, r->name, hex, diff_id);
+	return 0;
+}
+
 static int check_layer_limits(struct layer_reader *r, struct cf_error *err)
 {
-	uint64_t raw = (uint64_t)archive_filter_bytes(r->layer, -1);
-	uint64_t plain = (uint64_t)archive_filter_bytes(r->layer, 0);
+	uint64_t raw = (uint64_t)archive_filter_bytes(r->stream, -1);
+	uint64_t plain = (uint64_t)archive_filter_bytes(r->stream, 0);
 	const struct image_limits *limits = &r->options->limits;
 
 	if (plain > limits->max_layer_bytes)
@@ -403,18 +461,25 @@ static int read_layer_entries(struct layer_reader *r, struct analyzer *an, struc
 	}
 }
 
-static int scan_layer(struct blob_store *store, const char *name, int index,
+static int scan_layer(struct blob_store *store, const char *name, const char *diff_id, int index,
 		      const struct image_options *options, struct analyzer *an,
 		      struct cf_error *err)
 {
 	struct layer_reader r = { .options = options, .store = store, .name = name, .index = index };
+	struct archive_entry *raw_entry;
 	int fd = -1;
 	int rc;
 
+	r.stream = archive_read_new();
 	r.layer = archive_read_new();
-	if (r.layer == NULL)
-		return -ENOMEM;
-	archive_read_support_filter_all(r.layer);
+	r.digest = EVP_MD_CTX_new();
+	if (r.stream == NULL || r.layer == NULL || r.digest == NULL ||
+	    EVP_DigestInit_ex(r.digest, EVP_sha256(), NULL) != 1) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	archive_read_support_filter_all(r.stream);
+	archive_read_support_format_raw(r.stream);
 	archive_read_support_format_tar(r.layer);
 
 	if (store->is_dir) {
@@ -425,26 +490,42 @@ static int scan_layer(struct blob_store *store, const char *name, int index,
 					  store->path, name);
 			goto out;
 		}
-		rc = archive_read_open_fd(r.layer, fd, 1 << 16);
+		rc = archive_read_open_fd(r.stream, fd, 1 << 16);
 	} else {
 		rc = store_seek_member(store, name, err);
 		if (rc != 0)
 			goto out;
 		r.outer = store->outer;
-		rc = archive_read_open(r.layer, &r, NULL, nested_read, NULL);
+		rc = archive_read_open(r.stream, &r, NULL, nested_read, NULL);
+	}
+	if (rc == ARCHIVE_OK)
+		rc = archive_read_next_header(r.stream, &raw_entry);
+	if (rc == ARCHIVE_EOF) {
+		// An empty blob has no raw entry; the tar parser reports it.
+		r.stream_done = true;
+		rc = ARCHIVE_OK;
 	}
 	if (rc != ARCHIVE_OK) {
 		rc = cf_error_set(err, -EINVAL, "layer %d (%s) cannot be read: %s", index, name,
-				  archive_error_string(r.layer));
+				  archive_error_string(r.stream));
+		goto out;
+	}
+	if (archive_read_open(r.layer, &r, NULL, plain_read, NULL) != ARCHIVE_OK) {
+		rc = cf_error_set(err, -EINVAL, "layer %d (%s) is not a tar archive: %s", index,
+				  name, archive_error_string(r.layer));
 		goto out;
 	}
 
 	analyzer_begin_layer(an, index);
 	rc = read_layer_entries(&r, an, err);
+	if (rc == 0)
+		rc = verify_diff_id(&r, diff_id, err);
 	if (store->is_dir)
-		store->done_bytes += (uint64_t)archive_filter_bytes(r.layer, -1);
+		store->done_bytes += (uint64_t)archive_filter_bytes(r.stream, -1);
 out:
 	archive_read_free(r.layer);
+	archive_read_free(r.stream);
+	EVP_MD_CTX_free(r.digest);
 	if (fd >= 0)
 		close(fd);
 	return rc;
@@ -744,7 +825,7 @@ int image_scan_archive(const char *path, const struct image_options *options,
 		}
 	}
 	for (size_t i = 0; i < count; i++) {
-		rc = scan_layer(&store, names[i], (int)i, options, an, err);
+		rc = scan_layer(&store, names[i], scan->layers[i].diff_id, (int)i, options, an, err);
 		if (rc != 0)
 			goto out;
 	}
