@@ -33,6 +33,9 @@ struct ca {
 	sqlite3_stmt *token_consume;
 	sqlite3_stmt *cert_insert;
 	sqlite3_stmt *cert_select;
+	sqlite3_stmt *begin;
+	sqlite3_stmt *commit;
+	sqlite3_stmt *rollback;
 
 	// Cached CRL: rebuilt when crl_stale is set (a revocation through this
 	// handle), when PRAGMA data_version moved (another connection wrote),

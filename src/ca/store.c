@@ -110,10 +110,20 @@ static int db_open(const char *dir, bool create, sqlite3 **out, struct cf_error 
 // Other processes (the CLI) still meet the busy handler.
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 
+// Runs one of the prepared transaction statements.
+static int step_once(struct ca *ca, sqlite3_stmt *stmt, struct cf_error *err)
+{
+	int step = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (step != SQLITE_DONE)
+		return cf_error_set(err, -EIO, "database error: %s", sqlite3_errmsg(ca->db));
+	return 0;
+}
+
 int ca_db_begin(struct ca *ca, struct cf_error *err)
 {
 	pthread_mutex_lock(&write_lock);
-	int rc = db_exec(ca->db, "BEGIN IMMEDIATE", err);
+	int rc = step_once(ca, ca->begin, err);
 	if (rc != 0)
 		pthread_mutex_unlock(&write_lock);
 	return rc;
@@ -121,7 +131,7 @@ int ca_db_begin(struct ca *ca, struct cf_error *err)
 
 int ca_db_commit(struct ca *ca, struct cf_error *err)
 {
-	int rc = db_exec(ca->db, "COMMIT", err);
+	int rc = step_once(ca, ca->commit, err);
 	// A failed COMMIT leaves the transaction open; ca_db_rollback ends it
 	// and releases the lock.
 	if (rc == 0)
@@ -131,7 +141,10 @@ int ca_db_commit(struct ca *ca, struct cf_error *err)
 
 void ca_db_rollback(struct ca *ca)
 {
-	sqlite3_exec(ca->db, "ROLLBACK", NULL, NULL, NULL);
+	// ROLLBACK fails harmlessly when a failed COMMIT already ended the
+	// transaction.
+	sqlite3_step(ca->rollback);
+	sqlite3_reset(ca->rollback);
 	pthread_mutex_unlock(&write_lock);
 }
 
@@ -314,6 +327,12 @@ int ca_open(const struct ca_options *options, struct ca **out, struct cf_error *
 	if (rc == 0)
 		rc = prepare(ca, "SELECT profile, not_before, not_after, revoked_at FROM certs"
 				 " WHERE serial = ?1", &ca->cert_select, err);
+	if (rc == 0)
+		rc = prepare(ca, "BEGIN IMMEDIATE", &ca->begin, err);
+	if (rc == 0)
+		rc = prepare(ca, "COMMIT", &ca->commit, err);
+	if (rc == 0)
+		rc = prepare(ca, "ROLLBACK", &ca->rollback, err);
 	if (rc != 0)
 		goto fail;
 	ca->crl_stale = true;
@@ -332,6 +351,9 @@ void ca_close(struct ca *ca)
 	sqlite3_finalize(ca->token_consume);
 	sqlite3_finalize(ca->cert_insert);
 	sqlite3_finalize(ca->cert_select);
+	sqlite3_finalize(ca->begin);
+	sqlite3_finalize(ca->commit);
+	sqlite3_finalize(ca->rollback);
 	sqlite3_close(ca->db);
 	X509_STORE_free(ca->trust);
 	X509_free(ca->root);
