@@ -1,11 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
-# The full stack on one machine. coffer's CA issues 15-second certificates
-# to the KMS and to the storage manager, which enroll with bootstrap tokens
-# and renew in the background. The storage manager keeps its volume keys
-# on the KMS over mutual TLS, and volumes are created, mounted, written,
-# unmounted and removed through the Docker plugin API across several
-# renewals, with no failed request.
+# The KMS and the storage manager enroll with bootstrap tokens for
+# 15-second certificates from coffer's CA and renew them in the background.
+# The storage manager keeps its volume keys on the KMS over mutual TLS.
+# Volumes are created, mounted, written, unmounted and removed through the
+# Docker plugin API across several renewals, and no request may fail.
 
 source "$(dirname "$0")/lib.sh"
 require_root
