@@ -4,8 +4,11 @@
 // (AES-256) calls and then GETS Get calls round-robin over the keys they
 // created. Each phase starts on a barrier; throughput is all operations of
 // the phase divided by (last end - first start). Latency percentiles are
-// nearest-rank over every call. Prints one CSV line per phase:
-//   label,connections,op,ops,seconds,ops_per_s,p50_ms,p99_ms,max_ms
+// nearest-rank over every call. With --server-pids, the CPU time (user and
+// system, all threads) of those processes is read from /proc when each
+// phase starts and ends, as server CPU per operation. Prints one CSV line
+// per phase:
+//   label,connections,op,ops,seconds,ops_per_s,p50_ms,p99_ms,max_ms,server_cpu_ms_per_op
 
 #include <coffer/kmip.h>
 
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct bench {
 	struct kmip_client_options options;
@@ -23,6 +27,9 @@ struct bench {
 	int creates;
 	int gets;
 	const char *label;
+	pid_t server_pids[8];
+	size_t server_pid_count;
+	double server_cpu_ms[3]; // at the start of Create, start of Get, end of Get
 	pthread_barrier_t barrier;
 };
 
@@ -43,6 +50,41 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+// Sums utime and stime (fields 14 and 15 of /proc/PID/stat) in ms.
+static double server_cpu_ms(const struct bench *b)
+{
+	double total = 0;
+	long ticks = sysconf(_SC_CLK_TCK);
+
+	for (size_t i = 0; i < b->server_pid_count; i++) {
+		char path[64], line[1024];
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)b->server_pids[i]);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		size_t n = fread(line, 1, sizeof(line) - 1, f);
+		fclose(f);
+		line[n] = '\0';
+		// The command name may contain spaces, so fields are counted from
+		// the last ')'.
+		char *p = strrchr(line, ')');
+		unsigned long utime = 0, stime = 0;
+		if (p != NULL &&
+		    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+			   &stime) == 2)
+			total += (double)(utime + stime) * 1000.0 / (double)ticks;
+	}
+	return total;
+}
+
+// Waits for every worker; the first worker then records the server CPU.
+static void phase_mark(struct worker *w, int mark)
+{
+	int rc = pthread_barrier_wait(&w->bench->barrier);
+	if (rc == PTHREAD_BARRIER_SERIAL_THREAD)
+		w->bench->server_cpu_ms[mark] = server_cpu_ms(w->bench);
+}
+
 static void *run_worker(void *arg)
 {
 	struct worker *w = arg;
@@ -57,7 +99,7 @@ static void *run_worker(void *arg)
 	for (int i = 0; rc == 0 && i < 5; i++)
 		rc = kmip_client_create(client, 256, NULL, false, warm, &err);
 
-	pthread_barrier_wait(&b->barrier);
+	phase_mark(w, 0);
 	w->phase_start[0] = now_ms();
 	for (int i = 0; rc == 0 && i < b->creates; i++) {
 		double start = now_ms();
@@ -66,7 +108,7 @@ static void *run_worker(void *arg)
 	}
 	w->phase_end[0] = now_ms();
 
-	pthread_barrier_wait(&b->barrier);
+	phase_mark(w, 1);
 	w->phase_start[1] = now_ms();
 	for (int i = 0; rc == 0 && i < b->gets; i++) {
 		uint8_t *key = NULL;
@@ -79,6 +121,7 @@ static void *run_worker(void *arg)
 		cf_secure_free(key);
 	}
 	w->phase_end[1] = now_ms();
+	phase_mark(w, 2);
 
 	if (rc != 0) {
 		fprintf(stderr, "bench_kms: %s\n", cf_error_message(&err, rc));
@@ -121,8 +164,12 @@ static void report(struct bench *b, struct worker *workers, int phase, const cha
 	}
 	qsort(all, n, sizeof(double), compare_double);
 	double seconds = (last - first) / 1e3;
-	printf("%s,%d,%s,%zu,%.3f,%.1f,%.3f,%.3f,%.3f\n", b->label, b->connections, op, n, seconds,
-	       (double)n / seconds, percentile(all, n, 50), percentile(all, n, 99), all[n - 1]);
+	double cpu = b->server_pid_count > 0
+			     ? (b->server_cpu_ms[phase + 1] - b->server_cpu_ms[phase]) / (double)n
+			     : 0.0;
+	printf("%s,%d,%s,%zu,%.3f,%.1f,%.3f,%.3f,%.3f,%.3f\n", b->label, b->connections, op, n,
+	       seconds, (double)n / seconds, percentile(all, n, 50), percentile(all, n, 99),
+	       all[n - 1], cpu);
 	free(all);
 }
 
@@ -138,6 +185,7 @@ int main(int argc, char **argv)
 		{ "creates", required_argument, NULL, 'C' },
 		{ "gets", required_argument, NULL, 'G' },
 		{ "label", required_argument, NULL, 'l' },
+		{ "server-pids", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bench b = {
@@ -157,9 +205,15 @@ int main(int argc, char **argv)
 		case 'C': b.creates = atoi(optarg); break;
 		case 'G': b.gets = atoi(optarg); break;
 		case 'l': b.label = optarg; break;
+		case 's':
+			for (char *pid = strtok(optarg, ","); pid != NULL && b.server_pid_count < 8;
+			     pid = strtok(NULL, ","))
+				b.server_pids[b.server_pid_count++] = (pid_t)atoi(pid);
+			break;
 		default:
 			fprintf(stderr, "usage: bench_kms --port P --cert F --key F --ca F "
-					"[--connections N] [--creates N] [--gets N] [--label L]\n");
+					"[--connections N] [--creates N] [--gets N] [--label L] "
+					"[--server-pids PID,PID]\n");
 			return 2;
 		}
 	}

@@ -72,36 +72,43 @@ PYKMIP_PID=$!
 wait_port "$COFFER_PORT"
 wait_port "$PYKMIP_PORT"
 
-run() { # label port connections creates gets
+# pykmip-server forks helper processes (a multiprocessing manager and a
+# policy monitor); their CPU time counts as the server's.
+sleep 1
+PYKMIP_PIDS=$(echo "$PYKMIP_PID" $(pgrep -P "$PYKMIP_PID") | tr ' ' ',')
+
+run() { # label port connections creates gets server-pids
 	"$BUILD/bench_kms" --label "$1" --port "$2" --connections "$3" --creates "$4" --gets "$5" \
-		--cert "$PKI/alice.crt" --key "$PKI/alice.key" --ca "$PKI/ca.crt"
+		--server-pids "$6" --cert "$PKI/alice.crt" --key "$PKI/alice.key" --ca "$PKI/ca.crt"
 }
 
 echo "# $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), $RUNS runs"
-echo "server,connections,op,ops,seconds,ops_per_s,p50_ms,p99_ms,max_ms"
+echo "server,connections,op,ops,seconds,ops_per_s,p50_ms,p99_ms,max_ms,server_cpu_ms_per_op"
 for ((r = 1; r <= RUNS; r++)); do
-	# PyKMIP gets fewer operations per run: it is about 50 times slower.
-	run coffer "$COFFER_PORT" 1 200 5000
-	run pykmip "$PYKMIP_PORT" 1 100 500
-	run coffer "$COFFER_PORT" 16 50 1000
-	run pykmip "$PYKMIP_PORT" 16 10 40
+	# PyKMIP gets fewer operations per run because it is much slower.
+	run coffer "$COFFER_PORT" 1 200 5000 "$COFFER_PID"
+	run pykmip "$PYKMIP_PORT" 1 100 500 "$PYKMIP_PIDS"
+	run coffer "$COFFER_PORT" 16 50 1000 "$COFFER_PID"
+	run pykmip "$PYKMIP_PORT" 16 10 40 "$PYKMIP_PIDS"
 done | tee "$W/results.csv"
 
 "$PYTHON" - "$W/results.csv" <<'PY'
 import csv, statistics, sys
 rows = list(csv.reader(open(sys.argv[1])))
 cases = {}
-for server, conns, op, ops, secs, rate, p50, p99, mx in rows:
-    cases.setdefault((server, int(conns), op), []).append((float(rate), float(p50), float(p99)))
+for server, conns, op, ops, secs, rate, p50, p99, mx, cpu in rows:
+    cases.setdefault((server, int(conns), op), []).append(
+        (float(rate), float(p50), float(p99), float(cpu)))
 def med(key, i):
     return statistics.median(v[i] for v in cases[key])
 print()
-print("| connections | op | coffer ops/s | PyKMIP ops/s | ratio | coffer p50 ms | coffer p99 ms | PyKMIP p50 ms | PyKMIP p99 ms |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| connections | op | coffer ops/s | PyKMIP ops/s | ratio | coffer p50 ms | coffer p99 ms | PyKMIP p50 ms | PyKMIP p99 ms | server CPU ms/op coffer | PyKMIP | CPU ratio |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for conns in (1, 16):
     for op in ("create", "get"):
         c, p = ("coffer", conns, op), ("pykmip", conns, op)
-        print("| %d | %s | %.0f | %.0f | %.1fx | %.3f | %.3f | %.2f | %.2f |" % (
+        print("| %d | %s | %.0f | %.0f | %.1fx | %.3f | %.3f | %.2f | %.2f | %.3f | %.2f | %.1fx |" % (
             conns, op.capitalize(), med(c, 0), med(p, 0), med(c, 0) / med(p, 0),
-            med(c, 1), med(c, 2), med(p, 1), med(p, 2)))
+            med(c, 1), med(c, 2), med(p, 1), med(p, 2), med(c, 3), med(p, 3),
+            med(p, 3) / med(c, 3)))
 PY
