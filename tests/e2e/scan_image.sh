@@ -56,6 +56,29 @@ assert curl["created_by"] == "RUN apt-get install curl", curl
 PYEOF
 done
 
+step "a multi-platform OCI index resolves to this host's image"
+# The scanner picks the architecture it was built for, which is the host's.
+case $(uname -m) in
+x86_64) host_arch=amd64 ;;
+aarch64) host_arch=arm64 ;;
+i?86) host_arch=386 ;;
+*) host_arch=$(uname -m) ;;
+esac
+$PY - "$DATA/images/debian-two-layers.json" "$W/multi.json" "$host_arch" <<'PYEOF'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec["multi_platform"] = True
+spec["host_arch"] = sys.argv[3]
+json.dump(spec, open(sys.argv[2], "w"))
+PYEOF
+make_image "$W/multi.json" oci-archive "$W/multi.tar"
+scan_json "$W/multi.tar" >"$W/multi.out" 2>/dev/null
+$PY -c "
+import json
+doc = json.load(open('$W/multi.out'))
+assert len(doc['packages']) == 3, doc['packages']
+" || fail "the multi-platform index did not resolve to the amd64 image"
+
 step "OSV cases match their expected results"
 $PY - "$W/docker-archive.json" "$DATA/osv/expected.json" <<'PYEOF' || fail "OSV matching differs from expected.json"
 import json, sys

@@ -15,7 +15,10 @@ SPEC: {"format": "docker-archive" | "oci-archive" | "oci-dir",
                                 "content_repeat": [TEXT, COUNT],
                                 "content_file": PATH, "mode": 420,
                                 "link": "..."}]}],
-       "missing_layer": true (optional: leave the last layer blob out)}
+       "missing_layer": true (optional: leave the last layer blob out),
+       "multi_platform": true (optional, OCI: nest the image in a
+                               multi-platform index after other entries),
+       "host_arch": "amd64" (the OCI architecture of the real image)}
 Entries are written exactly as given, so hostile paths stay hostile.
 """
 
@@ -146,10 +149,33 @@ def main():
         }
         manifest_bytes = json.dumps(manifest).encode()
         blobs["blobs/sha256/" + sha256(manifest_bytes)] = manifest_bytes
-        index = {"schemaVersion": 2, "manifests": [{
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": "sha256:" + sha256(manifest_bytes), "size": len(manifest_bytes),
-            "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}
+        top = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+               "digest": "sha256:" + sha256(manifest_bytes), "size": len(manifest_bytes),
+               "annotations": {"org.opencontainers.image.ref.name": "latest"}}
+        if spec.get("multi_platform"):
+            # A nested index whose first entries are an attestation and an
+            # image for another architecture, with no layers.
+            host = spec.get("host_arch", "amd64")
+            other_arch = "arm64" if host != "arm64" else "amd64"
+            empty_config = json.dumps({"architecture": other_arch, "os": "linux",
+                                       "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+            blobs["blobs/sha256/" + sha256(empty_config)] = empty_config
+            other = json.dumps({"schemaVersion": 2, "layers": [],
+                                "config": {"digest": "sha256:" + sha256(empty_config),
+                                           "size": len(empty_config)}}).encode()
+            blobs["blobs/sha256/" + sha256(other)] = other
+            entry = {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                     "digest": "sha256:" + sha256(other), "size": len(other)}
+            nested = json.dumps({"schemaVersion": 2, "manifests": [
+                dict(entry, annotations={"vnd.docker.reference.type": "attestation-manifest"}),
+                dict(entry, platform={"os": "linux", "architecture": other_arch}),
+                {"mediaType": top["mediaType"], "digest": top["digest"], "size": top["size"],
+                 "platform": {"os": "linux", "architecture": host}}]}).encode()
+            blobs["blobs/sha256/" + sha256(nested)] = nested
+            top = {"mediaType": "application/vnd.oci.image.index.v1+json",
+                   "digest": "sha256:" + sha256(nested), "size": len(nested),
+                   "annotations": {"org.opencontainers.image.ref.name": "latest"}}
+        index = {"schemaVersion": 2, "manifests": [top]}
         blobs["index.json"] = json.dumps(index).encode()
         blobs["oci-layout"] = b'{"imageLayoutVersion": "1.0.0"}'
 

@@ -697,6 +697,43 @@ static json_t *oci_pick(json_t *index_json, const char *ref)
 	return NULL;
 }
 
+// OCI architecture name of the machine coffer was built for.
+static const char *host_architecture(void)
+{
+#if defined(__x86_64__)
+	return "amd64";
+#elif defined(__aarch64__)
+	return "arm64";
+#elif defined(__i386__)
+	return "386";
+#else
+	return "";
+#endif
+}
+
+// Chooses from a multi-platform index: linux on this host's architecture,
+// else the first entry that is not a build attestation, else the first.
+static json_t *oci_pick_platform(json_t *manifests)
+{
+	json_t *fallback = NULL;
+	for (size_t i = 0; i < json_array_size(manifests); i++) {
+		json_t *d = json_array_get(manifests, i);
+		const char *reference_type = json_string_value(json_object_get(
+			json_object_get(d, "annotations"), "vnd.docker.reference.type"));
+		if (reference_type != NULL && strcmp(reference_type, "attestation-manifest") == 0)
+			continue;
+		json_t *platform = json_object_get(d, "platform");
+		const char *os = json_string_value(json_object_get(platform, "os"));
+		const char *arch = json_string_value(json_object_get(platform, "architecture"));
+		if (os != NULL && arch != NULL && strcmp(os, "linux") == 0 &&
+		    strcmp(arch, host_architecture()) == 0)
+			return d;
+		if (fallback == NULL)
+			fallback = d;
+	}
+	return fallback != NULL ? fallback : json_array_get(manifests, 0);
+}
+
 static int load_oci(struct blob_store *store, const char *ref, json_t **config, char ***names,
 		    size_t *count, struct cf_error *err)
 {
@@ -713,7 +750,7 @@ static int load_oci(struct blob_store *store, const char *ref, json_t **config, 
 		goto out;
 	}
 
-	// Nested indexes (multi-platform images): take the first manifest.
+	// Nested indexes (multi-platform images): pick this host's platform.
 	for (int depth = 0; depth < 4; depth++) {
 		rc = blob_path(json_string_value(json_object_get(descriptor, "digest")), path,
 			       sizeof(path), err);
@@ -726,7 +763,7 @@ static int load_oci(struct blob_store *store, const char *ref, json_t **config, 
 			goto out;
 		if (!json_is_array(json_object_get(manifest, "manifests")))
 			break;
-		descriptor = json_array_get(json_object_get(manifest, "manifests"), 0);
+		descriptor = oci_pick_platform(json_object_get(manifest, "manifests"));
 	}
 
 	json_t *layers = json_object_get(manifest, "layers");
