@@ -193,7 +193,7 @@ static json_t *ignored_entry(const char *id, const char *package,
 static int add_vulnerabilities(struct scan_report *report, const struct image_scan *scan,
 			       const struct vulndb_match_list *matches, struct advisory_rules *rules,
 			       const struct image_command *cmd, const struct image_ignore *ignore,
-			       json_t *ignored)
+			       json_t *ignored, json_t *vulnerabilities)
 {
 	for (size_t i = 0; i < matches->count; i++) {
 		const struct vulndb_match *m = &matches->items[i];
@@ -228,6 +228,14 @@ static int add_vulnerabilities(struct scan_report *report, const struct image_sc
 								   : json_null());
 		if (m->cvss_score >= 0)
 			json_object_set_new(fields, "cvss_score", json_real(m->cvss_score));
+
+		// The "vulnerabilities" list repeats these fields with the severity,
+		// for readers that want vulnerabilities without other findings.
+		json_t *listed = json_deep_copy(fields);
+		json_object_set_new(listed, "severity", json_string(scan_severity_name(m->severity)));
+		json_object_set_new(listed, "summary", m->summary != NULL ? json_string(m->summary)
+									  : json_null());
+		json_array_append_new(vulnerabilities, listed);
 
 		struct scan_location location = { .file = p->path };
 		char fix[512];
@@ -486,7 +494,10 @@ static int run_scan(const char *target, bool rootfs, const struct image_command 
 		goto out;
 	}
 	scan_report_add_artifact(report, target);
-	rc = add_vulnerabilities(report, scan, &matches, &rules, cmd, &ignore, ignored);
+	json_t *vulnerabilities = json_array();
+	rc = add_vulnerabilities(report, scan, &matches, &rules, cmd, &ignore, ignored,
+				 vulnerabilities);
+	scan_report_set(report, "vulnerabilities", vulnerabilities);
 	if (rc == 0)
 		rc = add_config_findings(report, scan, &ignore, ignored);
 	if (rc != 0) {

@@ -93,6 +93,10 @@ for advisory, want in expected.items():
     if got.get(advisory) != want:
         print(f"{advisory}: expected {want}, got {got.get(advisory)}")
         bad += 1
+listed = {v["id"]: {k: v.get(k) for k in keys} for v in doc["vulnerabilities"]}
+if listed != got:
+    print("the vulnerabilities list differs from the findings:", listed, got)
+    bad += 1
 extra = set(got) - set(expected)
 if extra:
     print("unexpected findings:", extra)
