@@ -62,10 +62,53 @@ static bool is_admin(const struct kms_config *config, const char *identity)
 	return false;
 }
 
+// Connection errors are logged at most LOG_BURST times per second, so a
+// flood of failing handshakes cannot flood the log; the number of lines
+// left out is logged with the next line that is written.
+#define LOG_BURST 20
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t log_second;
+static unsigned log_count;
+static unsigned long log_suppressed;
+
+// Returns whether a connection-level line may be written now. When it
+// may, earlier lines that were left out are counted in one line first.
+static bool log_rate_allows(void)
+{
+	unsigned long suppressed = 0;
+	bool allowed = true;
+	int64_t now = cf_now();
+
+	pthread_mutex_lock(&log_lock);
+	if (now != log_second) {
+		log_second = now;
+		log_count = 0;
+	}
+	if (log_count >= LOG_BURST) {
+		log_suppressed++;
+		allowed = false;
+	} else {
+		log_count++;
+		suppressed = log_suppressed;
+		log_suppressed = 0;
+	}
+	pthread_mutex_unlock(&log_lock);
+
+	if (suppressed > 0)
+		cf_log(CF_LOG_WARN, "kms_log_suppressed",
+		       "lines=%lu reason=\"more than %d connection errors per second\"", suppressed,
+		       LOG_BURST);
+	return allowed;
+}
+
 static void log_connection_error(const struct connection *c, const char *event,
 				 const char *what)
 {
 	char quoted[320];
+
+	if (!log_rate_allows())
+		return;
 	cf_log(CF_LOG_WARN, event, "connection=%llu peer=%s error=%s",
 	       (unsigned long long)c->id, c->peer, cf_log_quote(quoted, sizeof(quoted), what));
 }
@@ -298,8 +341,10 @@ static void accept_one(struct server *s, int listen_fd, pthread_attr_t *attr)
 		s->connections++;
 	pthread_mutex_unlock(&s->count_lock);
 	if (full) {
-		cf_log(CF_LOG_WARN, "kms_connection_rejected", "peer=%s reason=\"limit of %d connections reached\"",
-		       c->peer, s->config->max_connections);
+		if (log_rate_allows())
+			cf_log(CF_LOG_WARN, "kms_connection_rejected",
+			       "peer=%s reason=\"limit of %d connections reached\"", c->peer,
+			       s->config->max_connections);
 		close(fd);
 		free(c);
 		return;
