@@ -15,6 +15,8 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include <coffer/scan_dockerfile.h>
+
 #include "scan/dockerfile/dockerfile.h"
 
 static void parse(struct df_file *file, const char *text)
@@ -567,6 +569,77 @@ static void hostile_inputs_linear(void **state)
 	free(data);
 }
 
+// Lints data and checks that it took less than limit seconds.
+static void lint_bounded(const char *data, size_t size, double limit)
+{
+	struct scan_config config;
+	memset(&config, 0, sizeof(config));
+	config.fail_on = SCAN_SEV_WARNING;
+	struct scan_report *report = scan_report_new("coffer-dockerfile");
+	assert_non_null(report);
+
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	struct cf_error err = { 0 };
+	assert_int_equal(scan_dockerfile_lint(report, &config, "hostile", NULL, data, size, &err), 0);
+	double elapsed = seconds_since(&start);
+	fprintf(stderr, "  linted %zu bytes in %.3f s, %zu findings\n", size, elapsed,
+		scan_report_count(report));
+	assert_true(elapsed < limit);
+	scan_report_free(report);
+}
+
+// Shapes that would be quadratic with a linear search per item: long ENV
+// chains, long chains of stages, huge option lists, repeated key headers
+// and huge ignore pragmas. Each is a few MB and must lint in seconds.
+static void hostile_inputs_lint_linear(void **state)
+{
+	(void)state;
+	size_t size = 8 * 1024 * 1024;
+	char *data = malloc(size);
+	assert_non_null(data);
+	size_t len;
+
+	len = (size_t)sprintf(data, "FROM alpine:3.19\nENV a0=1");
+	for (int i = 1; len + 32 < size && i < 200000; i++)
+		len += (size_t)sprintf(data + len, " a%d=$a%d", i, i - 1);
+	data[len++] = '\n';
+	lint_bounded(data, len, 10.0);
+
+	len = (size_t)sprintf(data, "FROM alpine:3.19 AS s0\nENV v0=x\n");
+	for (int i = 1; len + 128 < size && i < 40000; i++)
+		len += (size_t)sprintf(data + len,
+				       "FROM s%d AS s%d\nENV v%d=$v%d\nCOPY a b\nRUN pip install x==1\n",
+				       i - 1, i, i, i - 1);
+	lint_bounded(data, len, 10.0);
+
+	len = (size_t)sprintf(data, "FROM alpine:3.19\nRUN apt-get install");
+	while (len + 8 < size / 2) {
+		memcpy(data + len, " -a x", 5);
+		len += 5;
+	}
+	lint_bounded(data, len, 10.0);
+
+	len = (size_t)sprintf(data, "FROM alpine:3.19\nRUN echo");
+	while (len + 16 < size / 2) {
+		memcpy(data + len, " -----BEGIN x", 13);
+		len += 13;
+	}
+	lint_bounded(data, len, 10.0);
+
+	len = (size_t)sprintf(data, "# coffer global ignore=");
+	while (len + 16 < size / 2) {
+		memcpy(data + len, "DL9999,", 7);
+		len += 7;
+	}
+	len += (size_t)sprintf(data + len, "\nFROM alpine:3.19\n");
+	for (int i = 0; len + 32 < size && i < 100000; i++)
+		len += (size_t)sprintf(data + len, "RUN sudo x%d\n", i);
+	lint_bounded(data, len, 10.0);
+
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -585,6 +658,7 @@ int main(void)
 		cmocka_unit_test(crlf_and_bad_bytes),
 		cmocka_unit_test(shell_split_commands),
 		cmocka_unit_test(hostile_inputs_linear),
+		cmocka_unit_test(hostile_inputs_lint_linear),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

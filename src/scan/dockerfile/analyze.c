@@ -14,35 +14,50 @@
 #include <string.h>
 #include <strings.h>
 
+// Longest chain of stages built FROM earlier stages whose ENV values are
+// followed. A variable found only deeper is taken as unresolved, which keeps
+// each lookup bounded on hostile input.
+#define MAX_BASE_DEPTH 64
+
 struct variable {
 	const char *name;
-	const char *value; // NULL: declared, value known only at build time
+	const char *value; // df_unknown_value: declared, known only at build time
 	bool env;
 };
 
 struct scope {
-	struct variable *items;
-	size_t count;
-	size_t capacity;
+	struct df_map vars; // name -> struct variable: this stage's ARG and ENV
+	struct df_map env;  // name -> struct variable: this stage's ENV only
+	const struct scope *base; // scope of the stage this one is built FROM
 };
+
+static const struct variable unknown_variable = { "", df_unknown_value, true };
 
 static void scope_set(struct df_arena *arena, struct scope *scope, const char *name,
 		      const char *value, bool env)
 {
-	void *items = scope->items;
-	df_grow(arena, &items, &scope->capacity, scope->count + 1, sizeof(*scope->items));
-	scope->items = items;
-	scope->items[scope->count].name = name;
-	scope->items[scope->count].value = value;
-	scope->items[scope->count].env = env;
-	scope->count++;
+	struct variable *v = df_alloc(arena, sizeof(*v));
+	v->name = name;
+	v->value = value;
+	v->env = env;
+	df_map_put(arena, &scope->vars, name, strlen(name), v);
+	if (env)
+		df_map_put(arena, &scope->env, name, strlen(name), v);
 }
 
 static const struct variable *scope_find(const struct scope *scope, const char *name, size_t len)
 {
-	for (size_t i = scope->count; i > 0; i--) {
-		const struct variable *v = &scope->items[i - 1];
-		if (strlen(v->name) == len && strncmp(v->name, name, len) == 0)
+	const struct variable *v = df_map_get(&scope->vars, name, len);
+	if (v != NULL)
+		return v;
+
+	// ENV values carry over from the stage this one is built on.
+	int depth = 0;
+	for (const struct scope *base = scope->base; base != NULL; base = base->base) {
+		if (++depth > MAX_BASE_DEPTH)
+			return &unknown_variable;
+		v = df_map_get(&base->env, name, len);
+		if (v != NULL)
 			return v;
 	}
 	return NULL;
@@ -306,9 +321,14 @@ static void resolve_from(struct df_file *file, struct df_instruction *inst, stru
 
 	// A stage may be built FROM an earlier stage, by name or by index.
 	int index = inst->stage;
-	for (int k = 0; k < index; k++) {
-		if (file->stages[k].name != NULL && strcasecmp(file->stages[k].name, stage->image) == 0)
-			stage->base_stage = k;
+	stage->base_stage = df_stage_index(file, stage->image);
+	if (stage->name != NULL) {
+		int earlier = df_stage_index(file, stage->name);
+		if (earlier >= 0)
+			stage->duplicate_of = earlier;
+		else
+			df_map_put(&file->arena, &file->stage_names, stage->name,
+				   strlen(stage->name), stage);
 	}
 	if (stage->base_stage < 0 && stage->image[0] != '\0' &&
 	    strspn(stage->image, "0123456789") == strlen(stage->image) && strlen(stage->image) < 6) {
@@ -321,6 +341,15 @@ static void resolve_from(struct df_file *file, struct df_instruction *inst, stru
 		stage->posix_shell = file->stages[stage->base_stage].posix_shell;
 	else
 		stage->posix_shell = !is_windows_image(stage->image) && file->escape != '`';
+}
+
+int df_stage_index(struct df_file *file, const char *name)
+{
+	char *lower = df_strdup(&file->arena, name);
+	for (char *c = lower; *c != '\0'; c++)
+		*c = (char)tolower((unsigned char)*c);
+	const struct df_stage *stage = df_map_get(&file->stage_names, lower, strlen(lower));
+	return stage != NULL ? (int)(stage - file->stages) : -1;
 }
 
 void df_analyze(struct df_file *file)
@@ -338,15 +367,8 @@ void df_analyze(struct df_file *file)
 			resolve_from(file, inst, &globals);
 			struct df_stage *stage = &file->stages[inst->stage];
 			scope = &scopes[inst->stage];
-			// ENV values carry over from the stage this one is built on.
-			if (stage->base_stage >= 0) {
-				const struct scope *base = &scopes[stage->base_stage];
-				for (size_t i = 0; i < base->count; i++) {
-					if (base->items[i].env)
-						scope_set(arena, scope, base->items[i].name,
-							  base->items[i].value, true);
-				}
-			}
+			if (stage->base_stage >= 0)
+				scope->base = &scopes[stage->base_stage];
 			posix_shell = stage->posix_shell;
 			continue;
 		}
@@ -413,5 +435,13 @@ void df_analyze(struct df_file *file)
 		default:
 			break;
 		}
+	}
+
+	// Mark the final stage and the stages it is built on; base stages are
+	// always earlier, so the walk ends.
+	int current = file->stage_count > 0 ? (int)file->stage_count - 1 : -1;
+	while (current >= 0 && !file->stages[current].in_final_image) {
+		file->stages[current].in_final_image = true;
+		current = file->stages[current].base_stage;
 	}
 }

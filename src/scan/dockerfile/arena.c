@@ -97,6 +97,80 @@ void df_arena_free(struct df_arena *arena)
 	arena->blocks = NULL;
 }
 
+struct df_map_entry {
+	struct df_map_entry *next;
+	const char *key;
+	size_t len;
+	void *value;
+};
+
+// FNV-1a: fast, and good enough for identifiers.
+static size_t hash_key(const char *key, size_t len)
+{
+	uint64_t h = 14695981039346656037ull;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)key[i];
+		h *= 1099511628211ull;
+	}
+	return (size_t)h;
+}
+
+static struct df_map_entry *map_find(const struct df_map *map, const char *key, size_t len)
+{
+	if (map->bucket_count == 0)
+		return NULL;
+	struct df_map_entry *entry = map->buckets[hash_key(key, len) & (map->bucket_count - 1)];
+	for (; entry != NULL; entry = entry->next) {
+		if (entry->len == len && memcmp(entry->key, key, len) == 0)
+			return entry;
+	}
+	return NULL;
+}
+
+void *df_map_get(const struct df_map *map, const char *key, size_t len)
+{
+	struct df_map_entry *entry = map_find(map, key, len);
+	return entry != NULL ? entry->value : NULL;
+}
+
+void df_map_put(struct df_arena *arena, struct df_map *map, const char *key, size_t len,
+		void *value)
+{
+	struct df_map_entry *entry = map_find(map, key, len);
+	if (entry != NULL) {
+		entry->value = value;
+		return;
+	}
+
+	// Keep at most one entry per bucket on average; the old bucket array
+	// stays in the arena, which at most doubles the memory used.
+	if (map->count >= map->bucket_count) {
+		size_t count = map->bucket_count ? map->bucket_count * 2 : 16;
+		struct df_map_entry **buckets = df_alloc(arena, count * sizeof(*buckets));
+		for (size_t i = 0; i < map->bucket_count; i++) {
+			struct df_map_entry *e = map->buckets[i];
+			while (e != NULL) {
+				struct df_map_entry *next = e->next;
+				size_t slot = hash_key(e->key, e->len) & (count - 1);
+				e->next = buckets[slot];
+				buckets[slot] = e;
+				e = next;
+			}
+		}
+		map->buckets = buckets;
+		map->bucket_count = count;
+	}
+
+	entry = df_alloc(arena, sizeof(*entry));
+	entry->key = key;
+	entry->len = len;
+	entry->value = value;
+	size_t slot = hash_key(key, len) & (map->bucket_count - 1);
+	entry->next = map->buckets[slot];
+	map->buckets[slot] = entry;
+	map->count++;
+}
+
 void df_buf_add(struct df_arena *arena, struct df_buf *buf, const char *s, size_t len)
 {
 	if (buf->len + len + 1 > buf->capacity) {

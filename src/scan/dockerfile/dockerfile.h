@@ -29,6 +29,19 @@ void df_grow(struct df_arena *arena, void **items, size_t *capacity, size_t need
 	     size_t item_size);
 void df_arena_free(struct df_arena *arena);
 
+// Hash map from strings to pointers, in the arena. Keys are not copied.
+struct df_map_entry;
+struct df_map {
+	struct df_map_entry **buckets;
+	size_t bucket_count;
+	size_t count;
+};
+
+void *df_map_get(const struct df_map *map, const char *key, size_t len);
+// Sets key to value, replacing an earlier value.
+void df_map_put(struct df_arena *arena, struct df_map *map, const char *key, size_t len,
+		void *value);
+
 // Growable byte buffer in the arena.
 struct df_buf {
 	char *data;
@@ -167,6 +180,8 @@ struct df_stage {
 	char *name; // alias after AS, lower-cased, or NULL
 	char *platform;
 	int base_stage; // stage index when FROM names an earlier stage, else -1
+	int duplicate_of; // index of an earlier stage with the same name, else -1
+	bool in_final_image; // the final stage or a stage it is built on
 	bool posix_shell; // RUN commands run in a POSIX shell (not cmd/PowerShell)
 };
 
@@ -189,6 +204,7 @@ struct df_file {
 	char **global_ignores;
 	size_t global_ignore_count;
 	int line_count;
+	struct df_map stage_names; // lower-case name -> first struct df_stage with it
 };
 
 // Parses size bytes of a Dockerfile. Syntax errors do not stop the parse,
@@ -196,6 +212,9 @@ struct df_file {
 // with file left empty. Free with df_file_free in both cases.
 int df_parse(const char *data, size_t size, struct df_file *file);
 void df_file_free(struct df_file *file);
+
+// Returns the index of the first stage named name (any case), or -1.
+int df_stage_index(struct df_file *file, const char *name);
 
 // Resolves build stages and expands variables in words, pairs and flags,
 // following BuildKit's scoping (described in analyze.c). Called by df_parse.
@@ -276,6 +295,7 @@ struct df_lint {
 	const char *context_dir; // directory searched for .dockerignore, or NULL
 	const struct df_instruction *owner; // top-level instruction whose pragmas apply
 	int error; // first failure of scan_report_add
+	size_t *first_workdir; // per stage: index of its first WORKDIR, or SIZE_MAX
 };
 
 // Adds a finding for rule at line:column unless an ignore pragma, the

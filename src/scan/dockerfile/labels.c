@@ -275,17 +275,6 @@ static void check_value(struct df_lint *lint, const struct df_pair *pair,
 	}
 }
 
-static bool in_final_image(const struct df_file *file, int stage)
-{
-	int current = file->stage_count > 0 ? (int)file->stage_count - 1 : -1;
-	for (size_t guard = 0; current >= 0 && guard < file->stage_count; guard++) {
-		if (current == stage)
-			return true;
-		current = file->stages[current].base_stage;
-	}
-	return false;
-}
-
 void df_check_labels(struct df_lint *lint)
 {
 	const struct scan_config *config = lint->config;
@@ -302,7 +291,7 @@ void df_check_labels(struct df_lint *lint)
 		if (inst->kind != DF_LABEL)
 			continue;
 		lint->owner = inst;
-		bool final = inst->stage >= 0 && in_final_image(file, inst->stage);
+		bool final = inst->stage >= 0 && file->stages[inst->stage].in_final_image;
 		for (size_t i = 0; i < inst->pair_count; i++) {
 			const struct df_pair *pair = &inst->pairs[i];
 			const struct scan_label_schema *entry = schema_entry(config, pair->key);

@@ -23,6 +23,11 @@
 // Syntax errors kept per file; more add nothing a user can act on.
 #define MAX_SYNTAX_ERRORS 100
 
+// Rule ids kept from ignore pragmas, for one instruction and for the file.
+// Real pragmas list a handful; the limit keeps each finding's ignore check
+// short on hostile input.
+#define MAX_PRAGMA_IDS 256
+
 struct parser {
 	struct df_file *file;
 	struct df_arena *arena;
@@ -344,6 +349,9 @@ static void add_id_list(struct parser *p, const char *s, size_t len, bool global
 		if (dl_only && !(i - start > 2 && strncmp(s + start, "DL", 2) == 0))
 			continue;
 
+		size_t kept = global ? p->file->global_ignore_count : p->pending_count;
+		if (kept >= MAX_PRAGMA_IDS)
+			break;
 		char *id = df_strndup(p->arena, s + start, i - start);
 		void *items;
 		if (global) {
@@ -1108,6 +1116,7 @@ static void add_stage(struct parser *p, size_t index)
 	struct df_stage *stage = &file->stages[file->stage_count];
 	stage->instruction = index;
 	stage->base_stage = -1;
+	stage->duplicate_of = -1;
 	stage->posix_shell = true;
 	p->stage = (int)file->stage_count;
 	file->stage_count++;

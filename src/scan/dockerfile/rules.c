@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <fnmatch.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,7 +310,16 @@ static void report_va(struct df_lint *lint, enum df_rule_id rule, enum scan_seve
 		return;
 
 	char message[1024];
-	vsnprintf(message, sizeof(message), fmt, ap);
+	int written = vsnprintf(message, sizeof(message), fmt, ap);
+	// A value cut off by the buffer must not end in half a UTF-8 sequence.
+	if (written >= (int)sizeof(message)) {
+		size_t len = sizeof(message) - 1;
+		size_t start = len;
+		while (start > 0 && ((unsigned char)message[start - 1] & 0xc0) == 0x80)
+			start--;
+		if (start > 0 && (unsigned char)message[start - 1] >= 0xc0)
+			message[start - 1] = '\0';
+	}
 	struct scan_location location = {
 		.file = lint->path,
 		.line = line,
@@ -420,13 +430,10 @@ static void check_from(struct df_lint *lint, const struct df_instruction *inst)
 				  stage->image);
 	}
 
-	for (int k = 0; k < inst->stage; k++) {
-		if (stage->name != NULL && file->stages[k].name != NULL &&
-		    strcmp(stage->name, file->stages[k].name) == 0 && inst->word_count == 3)
-			df_report(lint, DF_R_DL3024, inst->words[2].line, inst->words[2].column,
-				  "stage name '%s' is already used on line %d", stage->name,
-				  file->instructions[file->stages[k].instruction].line);
-	}
+	if (stage->duplicate_of >= 0 && inst->word_count == 3)
+		df_report(lint, DF_R_DL3024, inst->words[2].line, inst->words[2].column,
+			  "stage name '%s' is already used on line %d", stage->name,
+			  file->instructions[file->stages[stage->duplicate_of].instruction].line);
 
 	if (stage->base_stage >= 0 || stage->image_unresolved || inst->word_count == 0)
 		return;
@@ -594,48 +601,44 @@ static bool valid_label_key(const char *key)
 	return true;
 }
 
-static bool refers_to(const char *text, const char *name)
-{
-	size_t len = strlen(name);
-	for (const char *at = strchr(text, '$'); at != NULL; at = strchr(at + 1, '$')) {
-		const char *start = at[1] == '{' ? at + 2 : at + 1;
-		if (strncmp(start, name, len) == 0 &&
-		    !(isalnum((unsigned char)start[len]) || start[len] == '_'))
-			return true;
-	}
-	return false;
-}
-
+// DL3044: a value refers to a key set earlier in the same ENV instruction.
+// The keys seen so far are in a map, so the check is linear in the text.
 static void check_env(struct df_lint *lint, const struct df_instruction *inst)
 {
-	for (size_t j = 1; j < inst->pair_count; j++) {
-		for (size_t i = 0; i < j; i++) {
-			if (inst->pairs[j].raw_value != NULL &&
-			    refers_to(inst->pairs[j].raw_value, inst->pairs[i].key)) {
-				df_report(lint, DF_R_DL3044, inst->pairs[j].value_line,
-					  inst->pairs[j].value_column,
+	struct df_map keys = { 0 };
+	for (size_t j = 0; j < inst->pair_count; j++) {
+		const struct df_pair *pair = &inst->pairs[j];
+		const char *raw = pair->raw_value != NULL ? pair->raw_value : "";
+		for (const char *at = strchr(raw, '$'); at != NULL && keys.count > 0;
+		     at = strchr(at + 1, '$')) {
+			const char *name = at[1] == '{' ? at + 2 : at + 1;
+			size_t len = 0;
+			while (isalnum((unsigned char)name[len]) || name[len] == '_')
+				len++;
+			const struct df_pair *earlier = len > 0 ? df_map_get(&keys, name, len) : NULL;
+			if (earlier != NULL && earlier != pair) {
+				df_report(lint, DF_R_DL3044, pair->value_line, pair->value_column,
 					  "%s refers to %s, which the same ENV instruction sets",
-					  inst->pairs[j].key, inst->pairs[i].key);
+					  pair->key, earlier->key);
 				break;
 			}
 		}
+		df_map_put(&lint->file->arena, &keys, pair->key, strlen(pair->key), (void *)pair);
 	}
 }
 
-static bool stage_has_workdir(const struct df_file *file, const struct df_instruction *before)
+// True when a WORKDIR comes before the current instruction in its stage, or
+// anywhere in a stage it is built on.
+static bool stage_has_workdir(const struct df_lint *lint, int stage)
 {
+	const struct df_file *file = lint->file;
+	size_t current = (size_t)(lint->owner - file->instructions);
 	int chain[64];
-	size_t chain_len = stage_chain(file, before->stage, chain, 64);
-	for (size_t n = 0; n < file->instruction_count; n++) {
-		const struct df_instruction *inst = &file->instructions[n];
-		if (inst == before)
-			break;
-		if (inst->kind != DF_WORKDIR)
-			continue;
-		for (size_t c = 0; c < chain_len; c++) {
-			if (inst->stage == chain[c])
-				return true;
-		}
+	size_t chain_len = stage_chain(file, stage, chain, 64);
+	for (size_t c = 0; c < chain_len; c++) {
+		size_t first = lint->first_workdir[chain[c]];
+		if (c == 0 ? first < current : first != SIZE_MAX)
+			return true;
 	}
 	return false;
 }
@@ -697,10 +700,9 @@ static void check_copy_from(struct df_lint *lint, const struct df_instruction *i
 				  "COPY --from=%s names no earlier stage", name);
 		return;
 	}
-	for (int k = 0; k < inst->stage; k++) {
-		if (file->stages[k].name != NULL && strcasecmp(file->stages[k].name, name) == 0)
-			return;
-	}
+	int named = df_stage_index(lint->file, name);
+	if (named >= 0 && named < inst->stage)
+		return;
 	// A full image reference (registry, path, tag or digest) is allowed.
 	if (strpbrk(name, ":/@") != NULL)
 		return;
@@ -767,7 +769,6 @@ bool df_mode_setid(const char *mode)
 
 static void check_copy(struct df_lint *lint, const struct df_instruction *inst)
 {
-	const struct df_file *file = lint->file;
 	size_t count = inst->word_count;
 	if (count < 2)
 		return;
@@ -795,7 +796,7 @@ static void check_copy(struct df_lint *lint, const struct df_instruction *inst)
 				  df_kind_name(inst->kind), count - 1, dest->value);
 	}
 	if (inst->kind == DF_COPY && !dest->unresolved && !is_absolute_path(dest->value) &&
-	    dest->value[0] != '$' && !stage_has_workdir(file, inst))
+	    dest->value[0] != '$' && inst->stage >= 0 && !stage_has_workdir(lint, inst->stage))
 		df_report(lint, DF_R_DL3045, dest->line, dest->column,
 			  "COPY to relative destination %s with no WORKDIR set in this stage",
 			  dest->value);
@@ -929,6 +930,15 @@ void df_check_instructions(struct df_lint *lint)
 {
 	struct df_file *file = lint->file;
 	struct stage_counts counts = { .stage = -2 };
+
+	lint->first_workdir = df_alloc(&file->arena, (file->stage_count + 1) * sizeof(size_t));
+	for (size_t s = 0; s < file->stage_count; s++)
+		lint->first_workdir[s] = SIZE_MAX;
+	for (size_t n = file->instruction_count; n > 0; n--) {
+		const struct df_instruction *inst = &file->instructions[n - 1];
+		if (inst->kind == DF_WORKDIR && inst->stage >= 0)
+			lint->first_workdir[inst->stage] = n - 1;
+	}
 	bool before_from_reported = false;
 
 	for (size_t i = 0; i < file->error_count; i++) {

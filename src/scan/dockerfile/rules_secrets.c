@@ -178,9 +178,11 @@ static const char *credential_at(const char *s, size_t i, size_t len)
 			return "an AWS access key id";
 	}
 	if (p[0] == '-' && left > 30 && strncmp(p, "-----BEGIN ", 11) == 0) {
-		const char *eol = memchr(p, '\n', left);
-		size_t line_len = eol != NULL ? (size_t)(eol - p) : left;
-		if (line_len < 80 && memmem(p, line_len, "PRIVATE KEY-----", 16) != NULL)
+		// The header line is short, so search only its first 80 bytes.
+		size_t window = left < 80 ? left : 80;
+		const char *eol = memchr(p, '\n', window);
+		size_t line_len = eol != NULL ? (size_t)(eol - p) : window;
+		if (memmem(p, line_len, "PRIVATE KEY-----", 16) != NULL)
 			return "a private key";
 	}
 	if (boundary && left > 40 && strncmp(p, "eyJ", 3) == 0) {

@@ -40,11 +40,13 @@ struct run_state {
 	const struct run_part *yum_part, *dnf_part, *zypper_part, *yarn_part;
 	bool yum_clean, dnf_clean, zypper_clean, yarn_clean;
 	bool pipefail_set;
+	bool pip_no_cache_env; // ENV PIP_NO_CACHE_DIR came earlier in the stage
 };
 
 struct stage_state {
 	int stage;
 	bool pipefail_shell;
+	bool pip_no_cache_env;
 	bool curl_seen, wget_seen, dl4001_reported;
 	struct {
 		char *name;
@@ -314,8 +316,6 @@ static const char *const apt_options =
 static void check_apt_get(struct run_state *state, const struct run_part *part,
 			  const struct df_command *cmd, size_t start)
 {
-	static const char *const unauthenticated[] = { "--allow-unauthenticated",
-						       "--allow-insecure-repositories", NULL };
 	bool apt = strcmp(base_name(cmd->words[start].value), "apt") == 0;
 	if (apt)
 		report_at(state, part, &cmd->words[start], DF_R_DL3027,
@@ -323,9 +323,8 @@ static void check_apt_get(struct run_state *state, const struct run_part *part,
 
 	for (size_t i = start + 1; i < cmd->word_count; i++) {
 		const char *w = cmd->words[i].value;
-		if (has_option(cmd, i, NULL, unauthenticated) &&
-		    (strncmp(w, "--allow-unauthenticated", 23) == 0 ||
-		     strncmp(w, "--allow-insecure-repositories", 29) == 0))
+		if (strncmp(w, "--allow-unauthenticated", 23) == 0 ||
+		    strncmp(w, "--allow-insecure-repositories", 29) == 0)
 			report_at(state, part, &cmd->words[i], DF_R_UNSIGNED_PACKAGES,
 				  "apt-get %s installs packages without checking signatures", w);
 		if (strcasestr(w, "AllowUnauthenticated=true") != NULL ||
@@ -480,21 +479,6 @@ static void check_zypper(struct run_state *state, const struct run_part *part,
 		       "PACKAGE=VERSION", pinned_zypper);
 }
 
-static bool stage_sets_env(const struct df_lint *lint, int stage, const char *name)
-{
-	const struct df_file *file = lint->file;
-	for (size_t n = 0; n < file->instruction_count; n++) {
-		const struct df_instruction *inst = &file->instructions[n];
-		if (inst->stage != stage || inst->kind != DF_ENV)
-			continue;
-		for (size_t i = 0; i < inst->pair_count; i++) {
-			if (strcmp(inst->pairs[i].key, name) == 0)
-				return true;
-		}
-	}
-	return false;
-}
-
 static void check_pip(struct run_state *state, const struct run_part *part,
 		      const struct df_command *cmd, size_t start)
 {
@@ -517,8 +501,7 @@ static void check_pip(struct run_state *state, const struct run_part *part,
 	}
 	bool no_cache = has_option(cmd, start + 1, NULL, (const char *const[]){ "--no-cache-dir", NULL }) ||
 			run_has_cache_mount(state->inst, "/root/.cache") ||
-			(state->inst->stage >= 0 &&
-			 stage_sets_env(state->lint, state->inst->stage, "PIP_NO_CACHE_DIR"));
+			state->pip_no_cache_env;
 	if (!no_cache)
 		report_at(state, part, verb, DF_R_DL3042,
 			  "pip %s without --no-cache-dir keeps the download cache in the layer",
@@ -915,17 +898,6 @@ static void collect_parts(struct run_state *state, struct df_arena *arena)
 	}
 }
 
-static bool stage_in_final_image(const struct df_file *file, int stage)
-{
-	int current = file->stage_count > 0 ? (int)file->stage_count - 1 : -1;
-	for (size_t guard = 0; current >= 0 && guard < file->stage_count; guard++) {
-		if (current == stage)
-			return true;
-		current = file->stages[current].base_stage;
-	}
-	return false;
-}
-
 static void finish_run(struct run_state *state, struct stage_state *stage)
 {
 	const struct df_instruction *inst = state->inst;
@@ -968,7 +940,8 @@ static void check_run(struct df_lint *lint, struct stage_state *stage,
 	struct run_state state = { 0 };
 	state.lint = lint;
 	state.inst = inst;
-	state.in_final_image = inst->stage >= 0 && stage_in_final_image(lint->file, inst->stage);
+	state.in_final_image = inst->stage >= 0 && lint->file->stages[inst->stage].in_final_image;
+	state.pip_no_cache_env = stage->pip_no_cache_env;
 	collect_parts(&state, arena);
 
 	for (size_t p = 0; p < state.part_count; p++) {
@@ -1046,6 +1019,12 @@ void df_check_shell(struct df_lint *lint)
 			break;
 		case DF_COPY:
 			note_copied_archives(&stage, target, inst);
+			break;
+		case DF_ENV:
+			for (size_t i = 0; i < target->pair_count; i++) {
+				if (strcmp(target->pairs[i].key, "PIP_NO_CACHE_DIR") == 0)
+					stage.pip_no_cache_env = true;
+			}
 			break;
 		default:
 			break;
