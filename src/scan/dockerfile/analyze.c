@@ -14,9 +14,9 @@
 #include <string.h>
 #include <strings.h>
 
-// Longest chain of stages built FROM earlier stages whose ENV values are
-// followed. A variable found only deeper is taken as unresolved, which keeps
-// each lookup bounded on hostile input.
+// Maximum length of the chain of stages built FROM earlier stages whose ENV
+// values are followed. A variable found only deeper is taken as unresolved,
+// which keeps each lookup bounded on hostile input.
 #define MAX_BASE_DEPTH 64
 
 struct variable {
