@@ -63,8 +63,8 @@ static bool is_admin(const struct kms_config *config, const char *identity)
 }
 
 // Connection errors are logged at most LOG_BURST times per second, so a
-// flood of failing handshakes cannot flood the log; the number of lines
-// left out is logged with the next line that is written.
+// flood of failing handshakes cannot flood the log. The number of lines
+// left out is logged before the next line that is written.
 #define LOG_BURST 20
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
