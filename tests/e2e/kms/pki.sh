@@ -9,6 +9,7 @@
 #   admin.crt/key         client, URI SAN spiffe://coffer/test/admin
 #   expired.crt/key       client from the test CA whose validity ended
 #   other-ca.crt, rogue.crt/key   a second CA and a client it signed
+#   wrong-host.crt/key    server certificate for other.example only
 set -euo pipefail
 D=$1
 mkdir -p "$D"
@@ -63,6 +64,9 @@ client_ext() {
 make_ca ca "coffer test KMIP CA"
 make_ca other-ca "unrelated CA"
 issue server ca "/CN=127.0.0.1" "subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth
+keyUsage=critical,digitalSignature,keyAgreement"
+issue wrong-host ca "/CN=other.example" "subjectAltName=DNS:other.example
 extendedKeyUsage=serverAuth
 keyUsage=critical,digitalSignature,keyAgreement"
 for who in alice bob admin; do
