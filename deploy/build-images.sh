@@ -65,9 +65,50 @@ stage_program() {
 	fi
 	# ldd prints "name => /path (addr)" for libraries and "/path (addr)" for
 	# the dynamic loader; linux-vdso has no file and is skipped.
-	for lib in $(ldd "$file" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+	for lib in $(program_files "$file" | tail -n +2); do
 		[ -e "$root$lib" ] || copy_file "$root" "$lib"
 	done
+}
+
+# Prints the Debian package that installed FILE. On a merged-/usr system a
+# file may be registered under /lib or /usr/lib (and /bin or /usr/bin), and a
+# symlink under its own name, so each spelling is tried.
+debian_package() {
+	local file=$1 real candidates=() candidate owner
+	real=$(readlink -f "$file")
+	for candidate in "$file" "$real"; do
+		candidates+=("$candidate")
+		case "$candidate" in
+		/usr/*) candidates+=("${candidate#/usr}") ;;
+		*) candidates+=("/usr$candidate") ;;
+		esac
+	done
+	for candidate in "${candidates[@]}"; do
+		owner=$(dpkg-query -S "$candidate" 2>/dev/null | head -n 1) || continue
+		[ -n "$owner" ] && { echo "${owner%%: *}"; return 0; }
+	done
+	echo "build-images: no Debian package owns $file" >&2
+	return 1
+}
+
+# Records the Debian packages that installed FILE... in ROOT, one
+# var/lib/dpkg/status.d file each as distroless images do, so image scanners
+# can match the copied libraries and tools against vulnerability data.
+record_packages() {
+	local root=$1 file package
+	shift
+	mkdir -p "$root/var/lib/dpkg/status.d"
+	for file in "$@"; do
+		package=$(debian_package "$file")
+		[ -e "$root/var/lib/dpkg/status.d/${package%%:*}" ] ||
+			dpkg-query -s "$package" >"$root/var/lib/dpkg/status.d/${package%%:*}"
+	done
+}
+
+# Prints FILE and every shared library ldd lists for it.
+program_files() {
+	echo "$1"
+	ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
 }
 
 # Writes the account files and the directories every image needs.
@@ -86,6 +127,9 @@ GROUP
 	# glibc 2.34 and later carry the files and dns lookups inside libc, so
 	# this file needs no NSS modules copied with it.
 	printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$root/etc/nsswitch.conf"
+	# The libraries come from this host's distribution, which scanners read
+	# from os-release to pick the vulnerability data.
+	cp -L /etc/os-release "$root/etc/os-release"
 }
 
 echo "build-images: staging root filesystems in $context"
@@ -93,16 +137,21 @@ echo "build-images: staging root filesystems in $context"
 # base: what the CA and KMS images hold (the binary and its libraries).
 stage_program "$context/base" "$binary" /usr/bin/coffer
 stage_etc "$context/base"
+record_packages "$context/base" $(program_files "$binary" | tail -n +2)
 
 # state: the empty state directories, copied with the service user as owner.
 mkdir -p "$context/state/ca" "$context/state/kms"
 
 # storage: the base plus the programs the storage manager runs.
 cp -a "$context/base" "$context/storage"
-stage_program "$context/storage" "$(command -v mkfs.ext4)" /usr/sbin/mkfs.ext4
-stage_program "$context/storage" "$(command -v mount)" /usr/bin/mount
-stage_program "$context/storage" "$(command -v fusermount3)" /usr/bin/fusermount3
+tools=("$(command -v mkfs.ext4)" "$(command -v mount)" "$(command -v fusermount3)")
+stage_program "$context/storage" "${tools[0]}" /usr/sbin/mkfs.ext4
+stage_program "$context/storage" "${tools[1]}" /usr/bin/mount
+stage_program "$context/storage" "${tools[2]}" /usr/bin/fusermount3
 copy_file "$context/storage" /etc/mke2fs.conf
+for tool in "${tools[@]}"; do
+	record_packages "$context/storage" $(program_files "$tool")
+done
 
 cp "$repo/deploy/Containerfile" "$context/Containerfile"
 
