@@ -182,6 +182,10 @@ struct ca_server_options {
 	const char *port_file;
 	// Event-loop threads; 0 uses one per online CPU (at most 16).
 	int threads;
+	// Extra SANs ("DNS:name", "IP:addr") for the server's TLS certificate,
+	// such as the Service name clients reach it by in a cluster.
+	const char *const *tls_sans;
+	size_t tls_san_count;
 };
 
 // Serves EST over HTTPS until SIGINT or SIGTERM:
@@ -190,7 +194,8 @@ struct ca_server_options {
 //   POST /.well-known/est/simplereenroll  base64 PKCS#10, client certificate
 //   GET  /crl                             DER CRL (application/pkix-crl)
 // The server's TLS certificate is issued at start by the intermediate for
-// the listen host.
+// the listen host (localhost and the loopback addresses for a wildcard
+// address) plus options->tls_sans.
 int ca_serve(struct ca *ca, const struct ca_server_options *options, struct cf_error *err);
 
 // ---- client: enrollment and renewal -------------------------------------

@@ -63,6 +63,7 @@ struct est_server {
 	pthread_mutex_t tls_lock;
 	SSL_CTX *tls; // protected by tls_lock
 	char host[256];
+	struct ca_san_list extra_sans; // options->tls_sans, normalized
 	struct event *renew_timer;
 	int worker_count;
 	struct est_worker workers[EST_THREADS_MAX];
@@ -388,6 +389,8 @@ static int build_tls(struct est_server *server, struct cf_error *err)
 		strcpy(sans.names[sans.count++], "IP:127.0.0.1");
 		strcpy(sans.names[sans.count++], "IP:::1");
 	}
+	for (size_t i = 0; rc == 0 && i < server->extra_sans.count; i++)
+		strcpy(sans.names[sans.count++], server->extra_sans.names[i]);
 	if (rc == 0)
 		rc = ca_key_generate(CA_KEY_P256, &key, err);
 	if (rc != 0)
@@ -609,6 +612,19 @@ int ca_serve(struct ca *ca, const struct ca_server_options *options, struct cf_e
 				  "listen address '%s' is invalid (expected HOST:PORT or [V6]:PORT)",
 				  options->listen);
 		goto out;
+	}
+	// The listen host takes up to three entries (a wildcard address becomes
+	// localhost and two loopback addresses); the rest is left for extras.
+	if (options->tls_san_count > CA_SAN_MAX - 3) {
+		rc = cf_error_set(err, -EINVAL, "at most %d extra TLS SANs are allowed, not %zu",
+				  CA_SAN_MAX - 3, options->tls_san_count);
+		goto out;
+	}
+	for (size_t i = 0; i < options->tls_san_count; i++) {
+		rc = ca_san_normalize(options->tls_sans[i],
+				      server->extra_sans.names[server->extra_sans.count++], err);
+		if (rc != 0)
+			goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	// Worker threads stop each other's loops, which libevent allows only

@@ -125,11 +125,13 @@ static int ca_serve_command(int argc, char **argv)
 		{ "port-file", required_argument, NULL, 'p' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "tls-san", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = CA_DEFAULT_DIR;
-	struct ca_server_options server = { .listen = "127.0.0.1:8443" };
+	const char *tls_sans[CA_SAN_MAX];
+	struct ca_server_options server = { .listen = "127.0.0.1:8443", .tls_sans = tls_sans };
 	int64_t lifetime = 0, max_lifetime = 0;
 	enum cf_log_level level;
 	int opt;
@@ -162,6 +164,11 @@ static int ca_serve_command(int argc, char **argv)
 			server.threads = (int)threads;
 			break;
 		}
+		case 'S':
+			if (server.tls_san_count == CA_SAN_MAX)
+				return cli_usage_error("at most %d --tls-san options", CA_SAN_MAX);
+			tls_sans[server.tls_san_count++] = optarg;
+			break;
 		case 'v':
 			if (cf_log_parse_level(optarg, &level) != 0)
 				return cli_usage_error("--log-level '%s' is invalid; use debug, info, warn or error",
@@ -177,6 +184,8 @@ static int ca_serve_command(int argc, char **argv)
 			       "  --max-lifetime D     longest lifetime a token may set (default 7d)\n"
 			       "  --port-file FILE     write the bound port to FILE\n"
 			       "  --threads N          event-loop threads (default: one per CPU, at most 16)\n"
+			       "  --tls-san SAN        also name DNS:name or IP:address in the server's TLS\n"
+			       "                       certificate, such as a Service name; repeatable\n"
 			       "  --log-level LEVEL    debug, info, warn or error (default info)\n"
 			       "Durations take s, m, h or d, for example 90s or 24h.\n",
 			       CA_DEFAULT_DIR);
