@@ -184,8 +184,10 @@ kms-cert = $STATE_DIR/tls-cert.pem
 kms-key = $STATE_DIR/tls-key.pem
 kms-ca = $STATE_DIR/tls-chain.pem
 CONF
+# CAP_SYS_ADMIN mounts and manages fscrypt keys. The FUSE server reopens
+# files with open_by_handle_at, which needs CAP_DAC_READ_SEARCH.
 podman run -d --name "$STORAGE" "${SERVICE_RUN[@]}" --read-only --cap-add SYS_ADMIN \
-	--device /dev/fuse "${STORAGE_MOUNTS[@]}" -v "$E2E_WORK/storage.conf:/etc/coffer/storage.conf:ro" \
+	--cap-add DAC_READ_SEARCH --device /dev/fuse "${STORAGE_MOUNTS[@]}" -v "$E2E_WORK/storage.conf:/etc/coffer/storage.conf:ro" \
 	"$(deploy_image storage)" >/dev/null
 wait_until "the plugin socket answering /Plugin.Activate" curl -sf --max-time 5 \
 	--unix-socket "$PLUGIN_SOCKET" -X POST http://coffer/Plugin.Activate
