@@ -158,7 +158,9 @@ cp "$repo/deploy/Containerfile" "$context/Containerfile"
 for target in ca kms storage; do
 	image="$prefix$target:$tag"
 	echo "build-images: building $image"
-	"$podman_cmd" build --pull=never --network none --target "$target" \
+	# --no-cache: podman 4.3 reused cached LABEL layers after the revision
+	# build argument changed, leaving the old commit in the label.
+	"$podman_cmd" build --pull=never --no-cache --network none --target "$target" \
 		--build-arg "COFFER_VERSION=$version" \
 		--build-arg "COFFER_REVISION=$revision" \
 		--build-arg "COFFER_SOURCE=$source_url" \
