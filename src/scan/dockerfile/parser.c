@@ -640,9 +640,11 @@ static bool parse_exec_form(struct parser *p, struct df_instruction *inst, size_
 	if (skip_blanks(s, i, len) != len)
 		return false;
 
+	// Empty strings add no bytes, so the buffer may still be unallocated.
+	const char *decoded = df_buf_str(p->arena, &values);
 	size_t capacity = 0;
 	for (size_t k = 0; k < found_count; k++)
-		add_word(p, inst, &capacity, values.data + found[k].start, found[k].len,
+		add_word(p, inst, &capacity, decoded + found[k].start, found[k].len,
 			 found[k].offset);
 	inst->exec_form = true;
 	return true;
