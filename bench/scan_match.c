@@ -42,7 +42,7 @@ int main(int argc, char **argv)
 		snprintf(names[i], sizeof(names[i]), "pkg-%zu", i);
 		snprintf(versions[i], sizeof(versions[i]), "1.%zu-1", i % 50);
 		packages[i] = (struct image_package){ IMAGE_PKG_DEB, names[i], versions[i], names[i],
-						      versions[i], "Debian:12", "status", 0 };
+						      versions[i], "Debian:12", "status", 0, NULL };
 	}
 	struct image_scan scan = { .packages = packages, .package_count = count };
 

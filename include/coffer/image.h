@@ -30,6 +30,10 @@ struct image_package {
 	char *ecosystem;      // OSV ecosystem, such as "Debian:12" or "npm"; may be NULL
 	char *path;           // package database or manifest the entry came from
 	int layer;            // index into image_scan.layers, or -1 for a rootfs
+	// For npm and Python packages: the OS package (dpkg or apk) that
+	// installed the manifest, or NULL when a language tool installed it.
+	// Owned packages are matched through the OS package's advisories only.
+	char *owner;
 };
 
 struct image_layer {

@@ -261,6 +261,58 @@ ids = sorted(f["rule_id"] for f in doc["findings"] if not f["rule_id"].startswit
 assert ids == ["DSA-0001-1"], ids
 PYEOF
 
+step "language packages installed by dpkg or apk match only OS advisories"
+mkdir -p "$W/lang-osv"
+cat >"$W/lang-osv/pypi.json" <<'OSVEOF'
+{"id": "PYSEC-TEST-1", "affected": [{"package": {"ecosystem": "PyPI", "name": "requests"},
+  "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.32.0"}]}]}]}
+OSVEOF
+cat >"$W/lang-osv/npm.json" <<'OSVEOF'
+{"id": "GHSA-test-0001", "affected": [{"package": {"ecosystem": "npm", "name": "semver"},
+  "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "7.5.2"}]}]}]}
+OSVEOF
+"$COFFER_BIN" db import "$W/lang-osv" --db "$W/lang.db" >/dev/null
+cat >"$W/owned.json" <<'SPECEOF'
+{"layers": [{"entries": [
+  {"path": "etc/os-release", "content": "ID=debian\nVERSION_ID=\"12\"\n"},
+  {"path": "var/lib/dpkg/status", "content": "Package: python3-requests\nStatus: install ok installed\nVersion: 2.28.1+dfsg-1\nSource: requests\n\nPackage: node-semver\nStatus: install ok installed\nVersion: 7.3.5+~7.3.8-2\n"},
+  {"path": "var/lib/dpkg/info/python3-requests.list", "content": "/.\n/usr\n/usr/lib/python3/dist-packages/requests-2.28.1.egg-info/PKG-INFO\n"},
+  {"path": "var/lib/dpkg/info/node-semver.list", "content": "/usr/share/nodejs/semver/package.json\n"},
+  {"path": "usr/lib/python3/dist-packages/requests-2.28.1.egg-info/PKG-INFO", "content": "Name: requests\nVersion: 2.28.1\n"},
+  {"path": "usr/share/nodejs/semver/package.json", "content": "{\"name\": \"semver\", \"version\": \"7.3.5\"}"},
+  {"path": "usr/local/lib/python3.11/dist-packages/requests-2.31.0.dist-info/METADATA", "content": "Name: requests\nVersion: 2.31.0\n"},
+  {"path": "app/node_modules/semver/package.json", "content": "{\"name\": \"semver\", \"version\": \"7.5.1\"}"}
+]}]}
+SPECEOF
+make_image "$W/owned.json" docker-archive "$W/owned.tar"
+scan_json "$W/owned.tar" --db "$W/lang.db" >"$W/owned.out"
+$PY - "$W/owned.out" <<'PYEOF' || fail "packages owned by dpkg were matched against language advisories"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+owned = sorted((p["type"], p["version"], p.get("owned_by")) for p in doc["packages"]
+               if p["type"] in ("npm", "pypi"))
+assert owned == [("npm", "7.3.5", "node-semver"), ("npm", "7.5.1", None),
+                 ("pypi", "2.28.1", "python3-requests"), ("pypi", "2.31.0", None)], owned
+hits = sorted((v["id"], v["installed_version"]) for v in doc["vulnerabilities"])
+assert hits == [("GHSA-test-0001", "7.5.1"), ("PYSEC-TEST-1", "2.31.0")], hits
+PYEOF
+cat >"$W/owned-apk.json" <<'SPECEOF'
+{"layers": [{"entries": [
+  {"path": "etc/os-release", "content": "ID=alpine\nVERSION_ID=3.19.1\n"},
+  {"path": "lib/apk/db/installed", "content": "P:py3-requests\nV:2.31.0-r0\no:py3-requests\nF:usr/lib/python3.11/site-packages/requests-2.31.0.dist-info\nR:METADATA\nR:RECORD\n"},
+  {"path": "usr/lib/python3.11/site-packages/requests-2.31.0.dist-info/METADATA", "content": "Name: requests\nVersion: 2.31.0\n"}
+]}]}
+SPECEOF
+make_image "$W/owned-apk.json" oci-archive "$W/owned-apk.tar"
+scan_json "$W/owned-apk.tar" --db "$W/lang.db" >"$W/owned-apk.out"
+$PY - "$W/owned-apk.out" <<'PYEOF' || fail "packages owned by apk were matched against language advisories"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+pypi = [p for p in doc["packages"] if p["type"] == "pypi"]
+assert [p.get("owned_by") for p in pypi] == ["py3-requests"], pypi
+assert doc["vulnerabilities"] == [], doc["vulnerabilities"]
+PYEOF
+
 step "hostile archives fail with a clear error"
 hostile() { # NAME MESSAGE SPEC-JSON [FORMAT]
 	echo "$3" >"$W/$1.json"

@@ -9,11 +9,11 @@
 #include <coffer/vulndb.h>
 
 static struct image_package fuzz_packages[] = {
-	{ IMAGE_PKG_DEB, "libc6", "2.36-9+deb12u1", "glibc", "2.36-9+deb12u1", "Debian:12", "status", 0 },
-	{ IMAGE_PKG_APK, "musl", "1.2.4-r2", "musl", "1.2.4-r2", "Alpine:v3.19", "installed", 0 },
-	{ IMAGE_PKG_RPM, "openssl-libs", "1:3.0.7-27.el9", "openssl", "1:3.0.7-27.el9", "Rocky Linux:9", "rpmdb", 0 },
-	{ IMAGE_PKG_NPM, "lodash", "4.17.20", "lodash", "4.17.20", "npm", "package.json", 0 },
-	{ IMAGE_PKG_PYPI, "requests", "2.31.0", "requests", "2.31.0", "PyPI", "METADATA", 0 },
+	{ IMAGE_PKG_DEB, "libc6", "2.36-9+deb12u1", "glibc", "2.36-9+deb12u1", "Debian:12", "status", 0, NULL },
+	{ IMAGE_PKG_APK, "musl", "1.2.4-r2", "musl", "1.2.4-r2", "Alpine:v3.19", "installed", 0, NULL },
+	{ IMAGE_PKG_RPM, "openssl-libs", "1:3.0.7-27.el9", "openssl", "1:3.0.7-27.el9", "Rocky Linux:9", "rpmdb", 0, NULL },
+	{ IMAGE_PKG_NPM, "lodash", "4.17.20", "lodash", "4.17.20", "npm", "package.json", 0, NULL },
+	{ IMAGE_PKG_PYPI, "requests", "2.31.0", "requests", "2.31.0", "PyPI", "METADATA", 0, NULL },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

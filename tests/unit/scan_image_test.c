@@ -217,7 +217,7 @@ static void check_range_case(const struct range_case *c)
 
 	struct image_package package = { IMAGE_PKG_PYPI, (char *)c->package, (char *)c->version,
 					 (char *)c->package, (char *)c->version,
-					 (char *)c->ecosystem, "test", 0 };
+					 (char *)c->ecosystem, "test", 0, NULL };
 	if (strncmp(c->ecosystem, "Debian", 6) == 0)
 		package.type = IMAGE_PKG_DEB;
 	struct image_scan scan = { .packages = &package, .package_count = 1 };
@@ -253,7 +253,7 @@ static void test_osv_withdrawn_ignored(void **state)
 
 	assert_int_equal(vulndb_open(":memory:", true, &db, &err), 0);
 	assert_int_equal(vulndb_import_buffer(db, doc, sizeof(doc) - 1, "withdrawn", &err), 0);
-	struct image_package package = { IMAGE_PKG_NPM, "x", "1.0.0", "x", "1.0.0", "npm", "p", 0 };
+	struct image_package package = { IMAGE_PKG_NPM, "x", "1.0.0", "x", "1.0.0", "npm", "p", 0, NULL };
 	struct image_scan scan = { .packages = &package, .package_count = 1 };
 	struct vulndb_match_list matches;
 	assert_int_equal(vulndb_match_scan(db, &scan, &matches, &err), 0);

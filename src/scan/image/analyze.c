@@ -25,6 +25,7 @@ enum tracked_kind {
 	TRACKED_PYTHON,
 	TRACKED_OS_RELEASE,
 	TRACKED_OS_HINT,
+	TRACKED_DPKG_LIST,
 	TRACKED_SETUID,
 	TRACKED_WORLD_WRITABLE,
 	TRACKED_NONE,
@@ -349,6 +350,9 @@ static enum tracked_kind classify(const char *path)
 		return TRACKED_DPKG_STATUS_D;
 	if (strcmp(path, "lib/apk/db/installed") == 0)
 		return TRACKED_APK;
+	if (path_has_prefix_dir(path, "var/lib/dpkg/info") && ends_with(path, ".list") &&
+	    strchr(path + strlen("var/lib/dpkg/info/"), '/') == NULL)
+		return TRACKED_DPKG_LIST;
 	if (strcmp(path, "var/lib/rpm/rpmdb.sqlite") == 0 ||
 	    strcmp(path, "usr/lib/sysimage/rpm/rpmdb.sqlite") == 0)
 		return TRACKED_RPMDB;
@@ -358,16 +362,24 @@ static enum tracked_kind classify(const char *path)
 	    strcmp(path, "etc/redhat-release") == 0)
 		return TRACKED_OS_HINT;
 
-	// node_modules/NAME/package.json or node_modules/@SCOPE/NAME/package.json
+	// node_modules/NAME/package.json or node_modules/@SCOPE/NAME/package.json,
+	// and the same below usr/share/nodejs or usr/lib/nodejs, where Debian's
+	// node-* packages install modules.
 	if (strcmp(base_name(path), "package.json") == 0) {
 		const char *nm = NULL;
+		size_t prefix = strlen("node_modules/");
 		for (const char *p = strstr(path, "node_modules/"); p != NULL;
 		     p = strstr(p + 1, "node_modules/")) {
 			if (p == path || p[-1] == '/')
 				nm = p;
 		}
+		if (nm == NULL && (strncmp(path, "usr/share/nodejs/", 17) == 0 ||
+				   strncmp(path, "usr/lib/nodejs/", 15) == 0)) {
+			nm = path;
+			prefix = path[4] == 's' ? 17 : 15;
+		}
 		if (nm != NULL) {
-			const char *rest = nm + strlen("node_modules/");
+			const char *rest = nm + prefix;
 			const char *slash = strchr(rest, '/');
 			if (rest[0] == '@' && slash != NULL)
 				slash = strchr(slash + 1, '/');
@@ -430,9 +442,16 @@ static int add_package_snapshot(struct analyzer *a, const struct layer_entry *e,
 
 	struct image_package_list list = { 0 };
 	rc = parse_package_file(kind, data, size, &list, err);
-	free(data);
+	// The apk database also lists each package's files, which decide
+	// later which language packages apk installed.
+	char *apk_content = NULL;
+	if (rc == 0 && kind == TRACKED_APK)
+		apk_content = data;
+	else
+		free(data);
 	if (rc != 0) {
 		image_package_list_free(&list);
+		free(apk_content);
 		// Language manifests are many and loosely formed: a bad one is
 		// skipped, while a broken OS package database fails the scan.
 		if (kind == TRACKED_NPM || kind == TRACKED_PYTHON) {
@@ -450,7 +469,13 @@ static int add_package_snapshot(struct analyzer *a, const struct layer_entry *e,
 		t = tracked_add(a, path, kind);
 	if (t == NULL) {
 		image_package_list_free(&list);
+		free(apk_content);
 		return -ENOMEM;
+	}
+	if (apk_content != NULL) {
+		free(t->content);
+		t->content = apk_content;
+		t->size = size;
 	}
 	struct snapshot *history = realloc(t->history, (t->history_count + 1) * sizeof(*history));
 	if (history == NULL) {
@@ -656,14 +681,15 @@ int analyzer_entry(struct analyzer *a, const struct layer_entry *e, struct cf_er
 	if (e->type != ENTRY_FILE)
 		return 0;
 
-	if (kind == TRACKED_OS_RELEASE || kind == TRACKED_OS_HINT) {
+	if (kind == TRACKED_OS_RELEASE || kind == TRACKED_OS_HINT || kind == TRACKED_DPKG_LIST) {
 		struct tracked *old = tracked_find(a, path, kind);
 		if (old != NULL)
 			old->removed = true;
 		struct tracked *t = tracked_add(a, path, kind);
 		if (t == NULL)
 			return -ENOMEM;
-		return read_entry(a, e, path, 65536, &t->content, &t->size, err);
+		uint64_t max = kind == TRACKED_DPKG_LIST ? a->limits.max_file_bytes : 65536;
+		return read_entry(a, e, path, max, &t->content, &t->size, err);
 	}
 	if (kind != TRACKED_NONE)
 		return add_package_snapshot(a, e, path, kind, err);
@@ -793,6 +819,181 @@ static int detect_os(struct analyzer *a, struct image_os *os)
 	return 0;
 }
 
+// ---- files owned by OS packages -------------------------------------------------
+
+// Paths (without the leading '/') of files that dpkg or apk installed,
+// mapped to the owning package's name.
+struct owner_map {
+	char **paths;
+	char **owners;
+	size_t slot_count; // a power of two, at least twice count
+	size_t count;
+};
+
+static void owner_map_free(struct owner_map *m)
+{
+	for (size_t i = 0; i < m->slot_count; i++) {
+		free(m->paths[i]);
+		free(m->owners[i]);
+	}
+	free(m->paths);
+	free(m->owners);
+	memset(m, 0, sizeof(*m));
+}
+
+static size_t owner_slot(const struct owner_map *m, const char *path, size_t len)
+{
+	uint64_t hash = 14695981039346656037ull;
+	for (size_t i = 0; i < len; i++)
+		hash = (hash ^ (unsigned char)path[i]) * 1099511628211ull;
+	size_t mask = m->slot_count - 1;
+	for (size_t i = (size_t)hash & mask;; i = (i + 1) & mask) {
+		if (m->paths[i] == NULL ||
+		    (strncmp(m->paths[i], path, len) == 0 && m->paths[i][len] == '\0'))
+			return i;
+	}
+}
+
+static int owner_map_grow(struct owner_map *m)
+{
+	struct owner_map bigger = { 0 };
+	bigger.slot_count = m->slot_count ? m->slot_count * 2 : 1024;
+	bigger.paths = calloc(bigger.slot_count, sizeof(char *));
+	bigger.owners = calloc(bigger.slot_count, sizeof(char *));
+	if (bigger.paths == NULL || bigger.owners == NULL) {
+		free(bigger.paths);
+		free(bigger.owners);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->slot_count; i++) {
+		if (m->paths[i] == NULL)
+			continue;
+		size_t slot = owner_slot(&bigger, m->paths[i], strlen(m->paths[i]));
+		bigger.paths[slot] = m->paths[i];
+		bigger.owners[slot] = m->owners[i];
+	}
+	bigger.count = m->count;
+	free(m->paths);
+	free(m->owners);
+	*m = bigger;
+	return 0;
+}
+
+// Records path (len bytes, a leading '/' is dropped) as owned by owner.
+static int owner_map_put(struct owner_map *m, const char *path, size_t len, const char *owner,
+			 size_t owner_len)
+{
+	while (len > 0 && path[0] == '/') {
+		path++;
+		len--;
+	}
+	if (len == 0)
+		return 0;
+	if (2 * (m->count + 1) > m->slot_count && owner_map_grow(m) != 0)
+		return -ENOMEM;
+	size_t slot = owner_slot(m, path, len);
+	if (m->paths[slot] != NULL)
+		return 0; // the first owner listed wins
+	m->paths[slot] = strndup(path, len);
+	m->owners[slot] = strndup(owner, owner_len);
+	if (m->paths[slot] == NULL || m->owners[slot] == NULL)
+		return -ENOMEM;
+	m->count++;
+	return 0;
+}
+
+static const char *owner_map_get(const struct owner_map *m, const char *path)
+{
+	if (m->slot_count == 0)
+		return NULL;
+	size_t slot = owner_slot(m, path, strlen(path));
+	return m->owners[slot];
+}
+
+// Adds the files of one dpkg info/PACKAGE[:ARCH].list file.
+static int owners_from_dpkg_list(struct owner_map *m, const struct tracked *t)
+{
+	const char *name = base_name(t->path);
+	size_t name_len = strcspn(name, ":");
+	if (name_len > strlen(name) - strlen(".list"))
+		name_len = strlen(name) - strlen(".list");
+
+	const char *p = t->content, *end = t->content + t->size;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+		int rc = owner_map_put(m, p, len, name, name_len);
+		if (rc != 0)
+			return rc;
+		p += len + 1;
+	}
+	return 0;
+}
+
+// Adds the files of every package in an apk installed database: "P:" names
+// the package, "F:" a directory and "R:" a file in it.
+static int owners_from_apk(struct owner_map *m, const struct tracked *t)
+{
+	const char *p = t->content, *end = t->content + t->size;
+	const char *owner = "", *dir = "";
+	size_t owner_len = 0, dir_len = 0;
+	char joined[8192];
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+		if (len >= 2 && p[1] == ':') {
+			if (p[0] == 'P') {
+				owner = p + 2;
+				owner_len = len - 2;
+			} else if (p[0] == 'F') {
+				dir = p + 2;
+				dir_len = len - 2;
+			} else if (p[0] == 'R' && owner_len > 0) {
+				int n = snprintf(joined, sizeof(joined), "%.*s/%.*s", (int)dir_len, dir,
+						 (int)(len - 2), p + 2);
+				if (n > 0 && (size_t)n < sizeof(joined)) {
+					int rc = owner_map_put(m, joined, (size_t)n, owner, owner_len);
+					if (rc != 0)
+						return rc;
+				}
+			}
+		}
+		p += len + 1;
+	}
+	return 0;
+}
+
+// Marks npm and Python packages whose manifest an OS package installed.
+static int set_package_owners(struct analyzer *a, struct image_scan *scan)
+{
+	struct owner_map owners = { 0 };
+	int rc = 0;
+
+	for (size_t i = 0; i < a->file_count && rc == 0; i++) {
+		const struct tracked *t = &a->files[i];
+		if (t->removed || t->content == NULL)
+			continue;
+		if (t->kind == TRACKED_DPKG_LIST)
+			rc = owners_from_dpkg_list(&owners, t);
+		else if (t->kind == TRACKED_APK)
+			rc = owners_from_apk(&owners, t);
+	}
+	for (size_t i = 0; i < scan->package_count && rc == 0; i++) {
+		struct image_package *p = &scan->packages[i];
+		if (p->type != IMAGE_PKG_NPM && p->type != IMAGE_PKG_PYPI)
+			continue;
+		const char *owner = owner_map_get(&owners, p->path);
+		if (owner == NULL)
+			continue;
+		p->owner = strdup(owner);
+		if (p->owner == NULL)
+			rc = -ENOMEM;
+	}
+	owner_map_free(&owners);
+	return rc;
+}
+
 static const char *package_ecosystem(const struct image_package *p, const struct image_os *os)
 {
 	switch (p->type) {
@@ -833,6 +1034,10 @@ int analyzer_finish(struct analyzer *a, struct image_scan *scan, struct cf_error
 		if (rc != 0)
 			return rc;
 	}
+
+	rc = set_package_owners(a, scan);
+	if (rc != 0)
+		return rc;
 
 	for (size_t i = 0; i < scan->package_count; i++) {
 		const char *ecosystem = package_ecosystem(&scan->packages[i], &scan->os);

@@ -70,6 +70,8 @@ json_t *image_packages_json(const struct image_scan *scan)
 			json_decref(array);
 			return NULL;
 		}
+		if (p->owner != NULL)
+			json_object_set_new(o, "owned_by", json_string(p->owner));
 		if (layer != NULL) {
 			json_object_set_new(o, "layer", json_string(layer->diff_id));
 			json_object_set_new(o, "layer_index", json_integer(p->layer));

@@ -22,6 +22,7 @@ static void package_clear(struct image_package *p)
 	free(p->source_version);
 	free(p->ecosystem);
 	free(p->path);
+	free(p->owner);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -331,7 +331,10 @@ int vulndb_match_scan(struct vulndb *db, const struct image_scan *scan,
 			break;
 		case IMAGE_PKG_NPM:
 		case IMAGE_PKG_PYPI:
-			rc = match_name(stmt, p, i, p->name, p->version, matches);
+			// A distribution's copy carries its own backported fixes,
+			// so only the distribution's advisories apply to it.
+			if (p->owner == NULL)
+				rc = match_name(stmt, p, i, p->name, p->version, matches);
 			break;
 		}
 	}
