@@ -51,7 +51,7 @@ kms_admin() {
 	local command=$1
 	shift
 	"$COFFER_BIN" kms "$command" --server "127.0.0.1:$KMS_PORT" --cert "$SECRETS/admin.crt" \
-		--key "$SECRETS/admin.key" --ca "$SECRETS/admin-chain.pem" "$@"
+		--key "$SECRETS/admin.key" --ca "$SECRETS/root.pem" "$@"
 }
 
 # Waits up to 30 s until the command succeeds; $1 names what is awaited.
@@ -117,14 +117,34 @@ create_token admin 0 --san URI:spiffe://coffer/admin --profile client
 	>/dev/null || fail "the host administrator could not enroll"
 
 step "the KMS container enrolls with its token and serves KMIP on 127.0.0.1:$KMS_PORT"
+# The KMS obtains its certificate itself (enroll-server) and renews it in
+# the background. Peers present their chain, so the root is the only anchor.
 podman volume create "$KMS" >/dev/null
-podman run --rm "${SERVICE_RUN[@]}" --read-only -v "$KMS:/var/lib/coffer/kms" \
-	-v "$SECRETS/root.pem:/etc/coffer/ca/root.pem:ro" \
-	-v "$SECRETS/kms.token:/etc/coffer/bootstrap/token:ro" "$(deploy_image kms)" \
-	enroll --server "127.0.0.1:$CA_PORT" --root /etc/coffer/ca/root.pem \
-	--token-file /etc/coffer/bootstrap/token --san IP:127.0.0.1 --san DNS:localhost \
-	--key /var/lib/coffer/kms/tls-key.pem --cert /var/lib/coffer/kms/tls-cert.pem \
-	--chain /var/lib/coffer/kms/tls-chain.pem >/dev/null || fail "the KMS container could not enroll"
+cat >"$E2E_WORK/kms.conf" <<CONF
+listen = 127.0.0.1:$KMS_PORT
+state-dir = /var/lib/coffer/kms
+cert = /var/lib/coffer/kms/tls-cert.pem
+key = /var/lib/coffer/kms/tls-key.pem
+client-ca = /etc/coffer/ca/root.pem
+admin = spiffe://coffer/admin
+enroll-server = 127.0.0.1:$CA_PORT
+enroll-token-file = /etc/coffer/bootstrap/token
+enroll-san = IP:127.0.0.1
+enroll-san = DNS:localhost
+CONF
+start_kms() {
+	podman run -d --name "$KMS" "${SERVICE_RUN[@]}" --read-only -v "$KMS:/var/lib/coffer/kms" \
+		-v "$E2E_WORK/kms.conf:/etc/coffer/kms.conf:ro" \
+		-v "$SECRETS/root.pem:/etc/coffer/ca/root.pem:ro" \
+		-v "$SECRETS/kms.token:/etc/coffer/bootstrap/token:ro" "$(deploy_image kms)" >/dev/null
+	wait_until "the KMS answering KMIP" kms_admin locate --max 1
+}
+start_kms
+[ "$(process_uid "$KMS")" = 65532 ] || fail "the KMS runs as uid $(process_uid "$KMS"), expected 65532"
+podman logs "$KMS" >"$E2E_WORK/kms.log" 2>&1
+grep -q 'identity="spiffe://coffer/admin"' "$E2E_WORK/kms.log" ||
+	fail "the KMS did not log the administrator's identity from its certificate"
+
 step "a used bootstrap token is rejected"
 mkdir -p "$E2E_WORK/second"
 chown 65532:65532 "$E2E_WORK/second"
@@ -134,26 +154,6 @@ expect_fail_with "token" podman run --rm "${SERVICE_RUN[@]}" --read-only \
 	enroll --server "127.0.0.1:$CA_PORT" --root /etc/coffer/ca/root.pem \
 	--token-file /etc/coffer/bootstrap/token --san IP:127.0.0.1 \
 	--key /var/lib/coffer/kms/k.pem --cert /var/lib/coffer/kms/c.pem --chain /var/lib/coffer/kms/ch.pem
-# The CA's chain file (issuing CA and root) is the trust bundle, because the
-# services present their leaf certificate without the issuing CA.
-cat >"$E2E_WORK/kms.conf" <<CONF
-listen = 127.0.0.1:$KMS_PORT
-state-dir = /var/lib/coffer/kms
-cert = /var/lib/coffer/kms/tls-cert.pem
-key = /var/lib/coffer/kms/tls-key.pem
-client-ca = /var/lib/coffer/kms/tls-chain.pem
-admin = spiffe://coffer/admin
-CONF
-start_kms() {
-	podman run -d --name "$KMS" "${SERVICE_RUN[@]}" --read-only -v "$KMS:/var/lib/coffer/kms" \
-		-v "$E2E_WORK/kms.conf:/etc/coffer/kms.conf:ro" "$(deploy_image kms)" >/dev/null
-	wait_until "the KMS answering KMIP" kms_admin locate --max 1
-}
-start_kms
-[ "$(process_uid "$KMS")" = 65532 ] || fail "the KMS runs as uid $(process_uid "$KMS"), expected 65532"
-podman logs "$KMS" >"$E2E_WORK/kms.log" 2>&1
-grep -q 'identity="spiffe://coffer/admin"' "$E2E_WORK/kms.log" ||
-	fail "the KMS did not log the administrator's identity from its certificate"
 
 step "the storage-manager container enrolls and serves the plugin socket"
 # The host prepares the fscrypt pool, so the container needs no loop device.
@@ -169,11 +169,6 @@ on_exit "umount -R -l $STATE_DIR"
 STORAGE_MOUNTS=(-v "$STATE_DIR:$STATE_DIR:rshared" -v "$POOL_DIR:$POOL_DIR" -v "$RUN_DIR:$RUN_DIR"
 	-v "$SECRETS/root.pem:/etc/coffer/ca/root.pem:ro"
 	-v "$SECRETS/storage.token:/etc/coffer/bootstrap/token:ro")
-podman run --rm "${SERVICE_RUN[@]}" --read-only "${STORAGE_MOUNTS[@]}" "$(deploy_image storage)" \
-	enroll --server "127.0.0.1:$CA_PORT" --root /etc/coffer/ca/root.pem \
-	--token-file /etc/coffer/bootstrap/token --san URI:spiffe://coffer/node/deploy-e2e \
-	--key "$STATE_DIR/tls-key.pem" --cert "$STATE_DIR/tls-cert.pem" \
-	--chain "$STATE_DIR/tls-chain.pem" >/dev/null || fail "the storage container could not enroll"
 cat >"$E2E_WORK/storage.conf" <<CONF
 state-dir = $STATE_DIR
 pool = $POOL_DIR
@@ -182,13 +177,16 @@ admin-socket = $ADMIN_SOCKET
 kms = kmip://127.0.0.1:$KMS_PORT
 kms-cert = $STATE_DIR/tls-cert.pem
 kms-key = $STATE_DIR/tls-key.pem
-kms-ca = $STATE_DIR/tls-chain.pem
+kms-ca = /etc/coffer/ca/root.pem
+kms-enroll = 127.0.0.1:$CA_PORT
+kms-enroll-token-file = /etc/coffer/bootstrap/token
+kms-enroll-san = URI:spiffe://coffer/node/deploy-e2e
 CONF
 # CAP_SYS_ADMIN mounts and manages fscrypt keys. The FUSE server reopens
 # files with open_by_handle_at, which needs CAP_DAC_READ_SEARCH.
 podman run -d --name "$STORAGE" "${SERVICE_RUN[@]}" --read-only --cap-add SYS_ADMIN \
-	--cap-add DAC_READ_SEARCH --device /dev/fuse "${STORAGE_MOUNTS[@]}" -v "$E2E_WORK/storage.conf:/etc/coffer/storage.conf:ro" \
-	"$(deploy_image storage)" >/dev/null
+	--cap-add DAC_READ_SEARCH --device /dev/fuse "${STORAGE_MOUNTS[@]}" \
+	-v "$E2E_WORK/storage.conf:/etc/coffer/storage.conf:ro" "$(deploy_image storage)" >/dev/null
 wait_until "the plugin socket answering /Plugin.Activate" curl -sf --max-time 5 \
 	--unix-socket "$PLUGIN_SOCKET" -X POST http://coffer/Plugin.Activate
 
