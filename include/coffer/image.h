@@ -126,6 +126,13 @@ int image_parse_rpm_header(const unsigned char *data, size_t size,
 // A whole rpmdb.sqlite file held in memory.
 int image_parse_rpmdb_sqlite(const unsigned char *data, size_t size,
 			     struct image_package_list *out, struct cf_error *err);
+// Calls visit for every file that the rpm headers in a whole
+// rpmdb.sqlite list: dir ends with '/', and dir + base is the file's path.
+// A non-zero return from visit stops the walk and is returned.
+typedef int (*image_rpm_file_visitor)(void *context, const char *package, const char *dir,
+				      const char *base);
+int image_rpmdb_sqlite_files(const unsigned char *data, size_t size,
+			     image_rpm_file_visitor visit, void *context, struct cf_error *err);
 int image_parse_npm_package_json(const char *data, size_t size,
 				 struct image_package_list *out, struct cf_error *err);
 int image_parse_python_metadata(const char *data, size_t size,

@@ -303,6 +303,37 @@ cat >"$W/owned-apk.json" <<'SPECEOF'
   {"path": "usr/lib/python3.11/site-packages/requests-2.31.0.dist-info/METADATA", "content": "Name: requests\nVersion: 2.31.0\n"}
 ]}]}
 SPECEOF
+$PY - "$W/owned-rpmdb.sqlite" <<'PYEOF'
+import sqlite3, sys
+import rpm
+db = sqlite3.connect(sys.argv[1])
+db.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)")
+h = rpm.hdr()
+h[rpm.RPMTAG_NAME] = "python3-requests"
+h[rpm.RPMTAG_VERSION] = "2.25.1"
+h[rpm.RPMTAG_RELEASE] = "8.el9"
+h[rpm.RPMTAG_DIRNAMES] = ["/usr/lib/python3.9/site-packages/requests-2.25.1-py3.9.egg-info/", "/usr/share/doc/"]
+h[rpm.RPMTAG_BASENAMES] = ["PKG-INFO", "README"]
+h[rpm.RPMTAG_DIRINDEXES] = [0, 1]
+db.execute("INSERT INTO Packages(blob) VALUES (?)", (h.unload(),))
+db.commit()
+PYEOF
+cat >"$W/owned-rpm.json" <<SPECEOF
+{"layers": [{"entries": [
+  {"path": "etc/os-release", "content": "ID=rocky\nVERSION_ID=9.3\n"},
+  {"path": "var/lib/rpm/rpmdb.sqlite", "content_file": "$W/owned-rpmdb.sqlite"},
+  {"path": "usr/lib/python3.9/site-packages/requests-2.25.1-py3.9.egg-info/PKG-INFO", "content": "Name: requests\nVersion: 2.25.1\n"}
+]}]}
+SPECEOF
+make_image "$W/owned-rpm.json" docker-archive "$W/owned-rpm.tar"
+scan_json "$W/owned-rpm.tar" --db "$W/lang.db" >"$W/owned-rpm.out"
+$PY - "$W/owned-rpm.out" <<'PYEOF' || fail "packages owned by rpm were matched against language advisories"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+pypi = [p for p in doc["packages"] if p["type"] == "pypi"]
+assert [p.get("owned_by") for p in pypi] == ["python3-requests"], pypi
+assert doc["vulnerabilities"] == [], doc["vulnerabilities"]
+PYEOF
 make_image "$W/owned-apk.json" oci-archive "$W/owned-apk.tar"
 scan_json "$W/owned-apk.tar" --db "$W/lang.db" >"$W/owned-apk.out"
 $PY - "$W/owned-apk.out" <<'PYEOF' || fail "packages owned by apk were matched against language advisories"

@@ -442,10 +442,10 @@ static int add_package_snapshot(struct analyzer *a, const struct layer_entry *e,
 
 	struct image_package_list list = { 0 };
 	rc = parse_package_file(kind, data, size, &list, err);
-	// The apk database also lists each package's files, which decide
-	// later which language packages apk installed.
+	// The apk and rpm databases also list each package's files, which
+	// decide later which language packages they installed.
 	char *apk_content = NULL;
-	if (rc == 0 && kind == TRACKED_APK)
+	if (rc == 0 && (kind == TRACKED_APK || kind == TRACKED_RPMDB))
 		apk_content = data;
 	else
 		free(data);
@@ -964,6 +964,16 @@ static int owners_from_apk(struct owner_map *m, const struct tracked *t)
 	return 0;
 }
 
+static int owner_from_rpm_file(void *context, const char *package, const char *dir,
+			       const char *base)
+{
+	char path[8192];
+	int n = snprintf(path, sizeof(path), "%s%s", dir, base);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return 0;
+	return owner_map_put(context, path, (size_t)n, package, strlen(package));
+}
+
 // Marks npm and Python packages whose manifest an OS package installed.
 static int set_package_owners(struct analyzer *a, struct image_scan *scan)
 {
@@ -978,6 +988,13 @@ static int set_package_owners(struct analyzer *a, struct image_scan *scan)
 			rc = owners_from_dpkg_list(&owners, t);
 		else if (t->kind == TRACKED_APK)
 			rc = owners_from_apk(&owners, t);
+		else if (t->kind == TRACKED_RPMDB)
+			rc = image_rpmdb_sqlite_files((const unsigned char *)t->content, t->size,
+						      owner_from_rpm_file, &owners, NULL);
+		// The database parsed before, so only running out of memory
+		// can fail here; a damaged file list is skipped.
+		if (rc == -EINVAL)
+			rc = 0;
 	}
 	for (size_t i = 0; i < scan->package_count && rc == 0; i++) {
 		struct image_package *p = &scan->packages[i];

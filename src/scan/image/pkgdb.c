@@ -330,8 +330,12 @@ int image_parse_apk_installed(const char *data, size_t size,
 #define RPMTAG_RELEASE 1002
 #define RPMTAG_EPOCH 1003
 #define RPMTAG_SOURCERPM 1044
+#define RPMTAG_DIRINDEXES 1116
+#define RPMTAG_BASENAMES 1117
+#define RPMTAG_DIRNAMES 1118
 #define RPM_INT32_TYPE 4
 #define RPM_STRING_TYPE 6
+#define RPM_STRING_ARRAY_TYPE 8
 #define RPM_I18NSTRING_TYPE 9
 #define RPM_MAX_INDEX 100000
 
@@ -426,8 +430,11 @@ int image_parse_rpm_header(const unsigned char *data, size_t size,
 	return rc;
 }
 
-int image_parse_rpmdb_sqlite(const unsigned char *data, size_t size,
-			     struct image_package_list *out, struct cf_error *err)
+// Calls each_blob for every row of rpmdb.sqlite's Packages table.
+static int rpmdb_foreach_blob(const unsigned char *data, size_t size,
+			      int (*each_blob)(const unsigned char *blob, size_t size, void *context,
+					       struct cf_error *err),
+			      void *context, struct cf_error *err)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *stmt = NULL;
@@ -469,7 +476,7 @@ int image_parse_rpmdb_sqlite(const unsigned char *data, size_t size,
 		int blob_size = sqlite3_column_bytes(stmt, 0);
 		if (blob == NULL)
 			continue;
-		rc = image_parse_rpm_header(blob, (size_t)blob_size, out, err);
+		rc = each_blob(blob, (size_t)blob_size, context, err);
 		if (rc != 0)
 			goto out;
 	}
@@ -477,6 +484,108 @@ out:
 	sqlite3_finalize(stmt);
 	sqlite3_close(db);
 	return rc;
+}
+
+static int parse_header_blob(const unsigned char *blob, size_t size, void *context,
+			     struct cf_error *err)
+{
+	return image_parse_rpm_header(blob, size, context, err);
+}
+
+int image_parse_rpmdb_sqlite(const unsigned char *data, size_t size,
+			     struct image_package_list *out, struct cf_error *err)
+{
+	return rpmdb_foreach_blob(data, size, parse_header_blob, out, err);
+}
+
+// Finds an array tag: its entry's data offset and count, with the type
+// checked. Returns false when absent or out of bounds.
+static bool rpm_array(const unsigned char *index, uint32_t count, uint32_t store_size,
+		      uint32_t tag, uint32_t type, uint32_t *offset, uint32_t *items)
+{
+	for (uint32_t i = 0; i < count; i++) {
+		const unsigned char *entry = index + 16 * (size_t)i;
+		if (read_be32(entry) != tag || read_be32(entry + 4) != type)
+			continue;
+		*offset = read_be32(entry + 8);
+		*items = read_be32(entry + 12);
+		return *offset < store_size && *items > 0 && *items <= store_size;
+	}
+	return false;
+}
+
+struct rpm_files_walk {
+	image_rpm_file_visitor visit;
+	void *context;
+};
+
+// Walks one header's BASENAMES, DIRNAMES and DIRINDEXES arrays.
+static int header_files(const unsigned char *data, size_t size, void *context,
+			struct cf_error *err)
+{
+	struct rpm_files_walk *walk = context;
+	(void)err;
+	if (size < 8)
+		return 0;
+	uint32_t index_count = read_be32(data);
+	uint32_t store_size = read_be32(data + 4);
+	if (index_count == 0 || index_count > RPM_MAX_INDEX ||
+	    (uint64_t)index_count * 16 + store_size + 8 > size)
+		return 0;
+	const unsigned char *index = data + 8;
+	const unsigned char *store = index + 16 * (size_t)index_count;
+	const char *name = rpm_string(index, index_count, store, store_size, RPMTAG_NAME);
+
+	uint32_t base_offset, base_count, dir_offset, dir_count, dirindex_offset, dirindex_count;
+	if (name == NULL ||
+	    !rpm_array(index, index_count, store_size, RPMTAG_BASENAMES, RPM_STRING_ARRAY_TYPE,
+		       &base_offset, &base_count) ||
+	    !rpm_array(index, index_count, store_size, RPMTAG_DIRNAMES, RPM_STRING_ARRAY_TYPE,
+		       &dir_offset, &dir_count) ||
+	    !rpm_array(index, index_count, store_size, RPMTAG_DIRINDEXES, RPM_INT32_TYPE,
+		       &dirindex_offset, &dirindex_count) ||
+	    dirindex_count != base_count || store_size - dirindex_offset < 4 * (uint64_t)base_count)
+		return 0;
+
+	// Directory names first, so that each file can find its directory.
+	const char **dirs = calloc(dir_count, sizeof(*dirs));
+	if (dirs == NULL)
+		return -ENOMEM;
+	uint32_t pos = dir_offset;
+	for (uint32_t i = 0; i < dir_count; i++) {
+		const unsigned char *nul = pos < store_size
+						   ? memchr(store + pos, '\0', store_size - pos)
+						   : NULL;
+		if (nul == NULL) {
+			free(dirs);
+			return 0;
+		}
+		dirs[i] = (const char *)store + pos;
+		pos = (uint32_t)(nul - store) + 1;
+	}
+
+	int rc = 0;
+	pos = base_offset;
+	for (uint32_t i = 0; i < base_count && rc == 0; i++) {
+		const unsigned char *nul = pos < store_size
+						   ? memchr(store + pos, '\0', store_size - pos)
+						   : NULL;
+		if (nul == NULL)
+			break;
+		uint32_t dir = read_be32(store + dirindex_offset + 4 * (size_t)i);
+		if (dir < dir_count)
+			rc = walk->visit(walk->context, name, dirs[dir], (const char *)store + pos);
+		pos = (uint32_t)(nul - store) + 1;
+	}
+	free(dirs);
+	return rc;
+}
+
+int image_rpmdb_sqlite_files(const unsigned char *data, size_t size,
+			     image_rpm_file_visitor visit, void *context, struct cf_error *err)
+{
+	struct rpm_files_walk walk = { visit, context };
+	return rpmdb_foreach_blob(data, size, header_files, &walk, err);
 }
 
 // ---- npm ------------------------------------------------------------------
