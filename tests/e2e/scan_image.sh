@@ -222,9 +222,10 @@ for name, version, release, epoch, source in [
     db.execute("INSERT INTO Packages(blob) VALUES (?)", (h.unload(),))
 db.commit()
 PYEOF
+# No os-release here: the release file names the distribution.
 cat >"$W/rocky.json" <<SPECEOF
 {"layers": [{"compression": "gzip", "entries": [
-  {"path": "etc/os-release", "content": "ID=\"rocky\"\nVERSION_ID=\"9.3\"\n"},
+  {"path": "etc/redhat-release", "content": "Rocky Linux release 9.3 (Blue Onyx)\n"},
   {"path": "usr/lib/sysimage/rpm/rpmdb.sqlite", "content_file": "$W/rpmdb.sqlite"}]}]}
 SPECEOF
 make_image "$W/rocky.json" docker-archive "$W/rocky.tar"

@@ -789,6 +789,37 @@ static struct tracked *find_os_release(struct analyzer *a, const char *path, int
 	return find_os_release(a, resolved, depth + 1);
 }
 
+// Parses "NAME release VERSION (CODENAME)" from etc/redhat-release, as
+// written by Rocky Linux, AlmaLinux and Red Hat Enterprise Linux.
+static int parse_redhat_release(const char *text, struct image_os *os)
+{
+	static const char *const names[][2] = {
+		{ "Rocky Linux", "rocky" },
+		{ "AlmaLinux", "almalinux" },
+		{ "Red Hat Enterprise Linux", "rhel" },
+		{ "CentOS", "centos" },
+		{ "Fedora", "fedora" },
+	};
+	const char *release = strstr(text, " release ");
+	if (release == NULL)
+		return 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strncmp(text, names[i][0], strlen(names[i][0])) != 0)
+			continue;
+		const char *version = release + strlen(" release ");
+		// An os-release without ID may have set the other fields.
+		free(os->version_id);
+		free(os->pretty_name);
+		os->id = strdup(names[i][1]);
+		os->version_id = strndup(version, strcspn(version, " \n"));
+		os->pretty_name = strndup(text, strcspn(text, "\n"));
+		if (os->id == NULL || os->version_id == NULL || os->pretty_name == NULL)
+			return -ENOMEM;
+		return 0;
+	}
+	return 0;
+}
+
 static int detect_os(struct analyzer *a, struct image_os *os)
 {
 	struct tracked *t = find_os_release(a, "etc/os-release", 0);
@@ -809,10 +840,17 @@ static int detect_os(struct analyzer *a, struct image_os *os)
 			if (h == NULL || h->content == NULL)
 				continue;
 			os->id = strdup(hints[i][1]);
+			free(os->version_id);
 			os->version_id = strndup(h->content, strcspn(h->content, "\n"));
 			if (os->id == NULL || os->version_id == NULL)
 				return -ENOMEM;
 		}
+	}
+	if (os->id == NULL) {
+		struct tracked *h = tracked_find(a, "etc/redhat-release", TRACKED_OS_HINT);
+		int rc = h != NULL && h->content != NULL ? parse_redhat_release(h->content, os) : 0;
+		if (rc != 0)
+			return rc;
 	}
 	if (os->id != NULL)
 		os->ecosystem = ecosystem_from_os(os);
