@@ -40,7 +40,7 @@ enum ks_algorithm {
 enum ks_revocation_reason {
 	KS_REVOKE_UNSPECIFIED = 1,
 	KS_REVOKE_KEY_COMPROMISE = 2,
-	KS_REVOKE_CESSATION_OF_OPERATION = 5,
+	KS_REVOKE_CESSATION_OF_OPERATION = 6,
 };
 
 struct ks_store;

@@ -106,6 +106,18 @@ int vol_foreach(struct vol_manager *manager,
 		int (*visit)(const struct vol_info *info, void *arg), void *arg,
 		struct cf_error *err);
 
+// Records that container_id uses the volumes mounted at paths (the host
+// directories a runtime binds into the container; paths that are not coffer
+// volumes are ignored). Rejects the whole claim with -EBUSY when a volume
+// not created with shared=true is already claimed by another container.
+// This is how the OCI hook enforces one container per volume under podman,
+// which calls the plugin's Mount only for the first container of a volume.
+int vol_claim(struct vol_manager *manager, const char *container_id, const char *const *paths,
+	      size_t count, struct cf_error *err);
+
+// Drops every claim of container_id (the container stopped).
+int vol_release(struct vol_manager *manager, const char *container_id, struct cf_error *err);
+
 // Retries removals left pending (for example a key destroy that could not
 // reach the KMS). Returns the number still pending, or a negative errno.
 int vol_retry_pending(struct vol_manager *manager, struct cf_error *err);

@@ -41,6 +41,9 @@ int cli_dispatch(const char *prefix, const struct cli_command *commands,
 // Subcommands; each lives in its own cmd_*.c file.
 int cmd_volume(int argc, char **argv);
 int cmd_storage(int argc, char **argv);
+// `coffer storage hook` and `coffer storage hook-config` (cmd_storage_hook.c).
+int storage_hook_command(int argc, char **argv);
+int storage_hook_config_command(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_ca(int argc, char **argv);
 int cmd_enroll(int argc, char **argv);

@@ -123,6 +123,9 @@ int cmd_storage(int argc, char **argv)
 {
 	static const struct cli_command commands[] = {
 		{ "serve", "run the Encrypted Storage Manager daemon", storage_serve_command },
+		{ "hook", "OCI runtime hook that enforces one container per volume",
+		  storage_hook_command },
+		{ "hook-config", "write the OCI hook files for podman", storage_hook_config_command },
 		{ NULL, NULL, NULL },
 	};
 

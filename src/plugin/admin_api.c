@@ -108,6 +108,13 @@ static int route(struct vol_manager *manager, const char *method, const char *pa
 	bool is_collection;
 	const char *name = volume_name_in(path, &is_collection);
 
+	if (plugin_admin_is_claims_path(path)) {
+		if (size > PLUGIN_BODY_MAX)
+			return cf_error_set(err, -E2BIG,
+					    "request body of %zu bytes exceeds the limit of %d bytes",
+					    size, PLUGIN_BODY_MAX);
+		return plugin_admin_claims(manager, method, path, body, size, result, err);
+	}
 	if (!is_collection && name == NULL)
 		return cf_error_set(err, -ENOENT,
 				    "unknown admin path '%s'; the admin API serves %s and %s/NAME",

@@ -12,4 +12,10 @@
 // replaced by '?'.
 json_t *plugin_json_message(const char *message);
 
+// Claims API of the admin socket (admin_claims.c): whether path belongs to
+// it, and the handler, which fills result on success.
+bool plugin_admin_is_claims_path(const char *path);
+int plugin_admin_claims(struct vol_manager *manager, const char *method, const char *path,
+			const char *body, size_t size, json_t **result, struct cf_error *err);
+
 #endif

@@ -38,6 +38,8 @@
 #define DRAIN_QUIET_MS 250
 #define CONNECTION_TIMEOUT_SECONDS 60
 #define LISTEN_BACKLOG 64
+// How often removals whose key destroy failed (KMS unreachable) are retried.
+#define RETRY_PENDING_SECONDS 30
 
 struct server {
 	struct event_base *base;
@@ -50,6 +52,7 @@ struct server {
 	struct evhttp_bound_socket *admin_bound;
 	const struct storage_config *config;
 	struct event *drain_timer;
+	struct event *retry_timer;
 	unsigned responses_in_flight;
 	bool stopping;
 };
@@ -95,6 +98,25 @@ static void on_drain_timer(evutil_socket_t fd, short events, void *arg)
 		event_base_loopexit(server->base, NULL);
 	else
 		arm_drain_timer(server);
+}
+
+// Retries pending removals, so a key the KMS could not destroy at remove
+// time is destroyed as soon as the KMS is back, without another request.
+static void on_retry_timer(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	struct server *server = arg;
+	struct cf_error err = { 0 };
+
+	if (server->stopping)
+		return;
+	int pending = vol_retry_pending(server->manager, &err);
+	if (pending < 0)
+		cf_log(CF_LOG_WARN, "storage.retry_pending_failed", "errno=%d", -pending);
+	else if (pending > 0)
+		cf_log(CF_LOG_INFO, "storage.remove_pending", "volumes=%d retry_seconds=%d", pending,
+		       RETRY_PENDING_SECONDS);
 }
 
 static void on_response_sent(struct evhttp_request *request, void *arg)
@@ -297,6 +319,8 @@ static void on_signal(evutil_socket_t signal_number, short events, void *arg)
 	if (server->stopping)
 		return;
 	server->stopping = true;
+	if (server->retry_timer != NULL)
+		event_del(server->retry_timer);
 	cf_log(CF_LOG_INFO, "storage.stopping", "signal=%s responses_in_flight=%u",
 	       strsignal((int)signal_number), server->responses_in_flight);
 	stop_listening(server);
@@ -456,6 +480,12 @@ int storage_serve(const struct storage_config *config, struct cf_error *err)
 	}
 
 	server.drain_timer = evtimer_new(server.base, on_drain_timer, &server);
+	server.retry_timer = event_new(server.base, -1, EV_PERSIST, on_retry_timer, &server);
+	struct timeval retry_interval = { RETRY_PENDING_SECONDS, 0 };
+	if (server.retry_timer == NULL || evtimer_add(server.retry_timer, &retry_interval) < 0) {
+		rc = cf_error_set(err, -EIO, "cannot start the pending-removal retry timer");
+		goto out;
+	}
 	sigterm = evsignal_new(server.base, SIGTERM, on_signal, &server);
 	sigint = evsignal_new(server.base, SIGINT, on_signal, &server);
 	if (server.drain_timer == NULL || sigterm == NULL || sigint == NULL ||
@@ -495,6 +525,8 @@ out:
 		event_free(sigint);
 	if (server.drain_timer != NULL)
 		event_free(server.drain_timer);
+	if (server.retry_timer != NULL)
+		event_free(server.retry_timer);
 	if (server.plugin_http != NULL)
 		evhttp_free(server.plugin_http);
 	if (server.admin_http != NULL)

@@ -57,6 +57,10 @@ static const char manager_schema[] =
 	" volume TEXT NOT NULL REFERENCES volumes(name) ON DELETE CASCADE,"
 	" container TEXT NOT NULL,"
 	" uses INTEGER NOT NULL,"
+	" PRIMARY KEY (volume, container));"
+	"CREATE TABLE IF NOT EXISTS claims ("
+	" volume TEXT NOT NULL REFERENCES volumes(name) ON DELETE CASCADE,"
+	" container TEXT NOT NULL,"
 	" PRIMARY KEY (volume, container));";
 
 static const char *const state_names[] = { "creating", "ready", "mounted", "removing" };
@@ -143,6 +147,10 @@ static int run_sql(struct vol_manager *manager, const char *sql, const char *a, 
 static int set_state(struct vol_manager *manager, const char *name, enum vol_state state,
 		     struct cf_error *err)
 {
+	// A volume that is no longer mounted has no container using it.
+	if (state != VOL_MOUNTED &&
+	    run_sql(manager, "DELETE FROM claims WHERE volume = ?1", name, NULL, NULL, err) != 0)
+		return err ? err->code : -EIO;
 	return run_sql(manager,
 		       "UPDATE volumes SET state = ?1,"
 		       " path = CASE WHEN ?1 = 'mounted' THEN path ELSE '' END WHERE name = ?2",
@@ -826,4 +834,122 @@ int vol_lock_all(struct vol_manager *manager, struct cf_error *err)
 	}
 	free(list.items);
 	return first;
+}
+
+// Finds the mounted volume whose directory is path, comparing resolved
+// paths so that symlinks or doubled slashes in a runtime's mount list still
+// match. Returns 1 and the name, 0 when path is not a coffer volume.
+static int volume_at_path(struct vol_manager *manager, const char *path,
+			  char name[VOL_NAME_MAX + 1])
+{
+	char wanted[VOL_PATH_MAX], candidate[VOL_PATH_MAX];
+	sqlite3_stmt *stmt = NULL;
+	int found = 0;
+
+	if (realpath(path, wanted) == NULL)
+		return 0;
+	if (sqlite3_prepare_v2(manager->db,
+			       "SELECT name, path FROM volumes WHERE state = 'mounted' AND path <> ''",
+			       -1, &stmt, NULL) != SQLITE_OK)
+		return -EIO;
+	while (!found && sqlite3_step(stmt) == SQLITE_ROW) {
+		const char *volume_path = (const char *)sqlite3_column_text(stmt, 1);
+		if (realpath(volume_path, candidate) != NULL && strcmp(candidate, wanted) == 0) {
+			snprintf(name, VOL_NAME_MAX + 1, "%s", (const char *)sqlite3_column_text(stmt, 0));
+			found = 1;
+		}
+	}
+	sqlite3_finalize(stmt);
+	return found;
+}
+
+// Returns the first container other than container_id that claims volume.
+static bool other_claim(struct vol_manager *manager, const char *volume, const char *container_id,
+			char other[VOL_CONTAINER_MAX + 1])
+{
+	sqlite3_stmt *stmt = NULL;
+	bool found = false;
+
+	if (sqlite3_prepare_v2(manager->db,
+			       "SELECT container FROM claims WHERE volume = ?1 AND container <> ?2"
+			       " ORDER BY container LIMIT 1",
+			       -1, &stmt, NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_text(stmt, 1, volume, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, container_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		snprintf(other, VOL_CONTAINER_MAX + 1, "%s", (const char *)sqlite3_column_text(stmt, 0));
+		found = true;
+	}
+	sqlite3_finalize(stmt);
+	return found;
+}
+
+int vol_claim(struct vol_manager *manager, const char *container_id, const char *const *paths,
+	      size_t count, struct cf_error *err)
+{
+	char (*names)[VOL_NAME_MAX + 1] = calloc(count ? count : 1, sizeof(*names));
+	size_t found = 0;
+	int rc = 0;
+
+	if (names == NULL)
+		return cf_error_set(err, -ENOMEM, "out of memory");
+	if (container_id == NULL || container_id[0] == '\0' ||
+	    strlen(container_id) > VOL_CONTAINER_MAX) {
+		rc = cf_error_set(err, -EINVAL, "a claim needs a container id of 1 to %d characters",
+				  VOL_CONTAINER_MAX);
+		goto out;
+	}
+
+	// Check every volume first, so a rejected claim records nothing.
+	for (size_t i = 0; i < count; i++) {
+		struct vol_info info;
+		char other[VOL_CONTAINER_MAX + 1];
+
+		int match = volume_at_path(manager, paths[i], names[found]);
+		if (match < 0) {
+			rc = cf_error_set(err, match, "volume database: %s", sqlite3_errmsg(manager->db));
+			goto out;
+		}
+		if (match == 0)
+			continue;
+		if (load_volume(manager, names[found], &info, err) != 0) {
+			rc = err ? err->code : -EIO;
+			goto out;
+		}
+		if (!info.shared && other_claim(manager, info.name, container_id, other)) {
+			rc = cf_error_set(err, -EBUSY,
+					  "volume %s is already used by container %.64s; coffer volumes"
+					  " are never shared between containers unless created with -o"
+					  " shared=true",
+					  info.name, other);
+			cf_log(CF_LOG_WARN, "volume.claim_rejected", "volume=%s container=%.64s holder=%.64s",
+			       info.name, container_id, other);
+			goto out;
+		}
+		found++;
+	}
+
+	for (size_t i = 0; i < found && rc == 0; i++) {
+		rc = run_sql(manager, "INSERT OR IGNORE INTO claims(volume, container) VALUES (?1, ?2)",
+			     names[i], container_id, NULL, err);
+		if (rc == 0)
+			cf_log(CF_LOG_INFO, "volume.claimed", "volume=%s container=%.64s", names[i],
+			       container_id);
+	}
+
+out:
+	free(names);
+	return rc;
+}
+
+int vol_release(struct vol_manager *manager, const char *container_id, struct cf_error *err)
+{
+	if (container_id == NULL || container_id[0] == '\0')
+		return cf_error_set(err, -EINVAL, "a release needs a container id");
+	int rc = run_sql(manager, "DELETE FROM claims WHERE container = ?1", container_id, NULL, NULL,
+			 err);
+	if (rc == 0)
+		cf_log(CF_LOG_INFO, "volume.released", "container=%.64s", container_id);
+	return rc;
 }

@@ -145,16 +145,20 @@ plugin_post() {
 }
 
 # Sets up a private podman (storage root, containers.conf naming coffer as
-# the volume plugin $PLUGIN_NAME) and imports a busybox + sqlite3 image as
+# the volume plugin $PLUGIN_NAME, and coffer's OCI hooks, which enforce one
+# container per volume) and imports a busybox + sqlite3 image as
 # $IMAGE. podman_cmd runs podman against it; PODMAN_RUN holds the options
 # every container gets.
 podman_setup() {
 	PLUGIN_NAME=coffer_e2e_$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
 	IMAGE=localhost/plugin-e2e-busybox:latest
 	PODMAN_CONF=$E2E_WORK/containers.conf
+	"$COFFER_BIN" storage hook-config --dir "$E2E_WORK/hooks" \
+		--admin-socket "$ADMIN_SOCKET" >/dev/null
 	cat >"$PODMAN_CONF" <<CONF
 [engine]
 runtime = "runc"
+hooks_dir = ["$E2E_WORK/hooks"]
 events_logger = "file"
 cgroup_manager = "cgroupfs"
 

@@ -3,8 +3,9 @@
 # End to end with podman and runc as the container engine and coffer as its
 # volume plugin: a container writes a SQLite database and a file tree into
 # an encrypted volume, the host sees only ciphertext once it exits, a second
-# container reads the same bytes back, a second engine cannot mount the
-# volume while it is in use, and `podman volume rm` destroys the key.
+# container reads the same bytes back, neither a second container nor a
+# second engine can use the volume while it is in use, and `podman volume
+# rm` destroys the key.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -82,7 +83,7 @@ cmp "$E2E_WORK/tree.sha256" "$E2E_WORK/reader.sha256" ||
 	fail "file tree checksums differ: $(diff "$E2E_WORK/tree.sha256" "$E2E_WORK/reader.sha256")"
 echo "$(wc -l <"$E2E_WORK/reader.sha256") files match their host checksums"
 
-step "a second container engine cannot mount the volume while it is in use"
+step "a holder container keeps the volume mounted"
 podman_cmd run -d "${PODMAN_RUN[@]}" --name plugin-e2e-holder -v "$VOLUME:/data" "$IMAGE" \
 	sleep 600 >/dev/null
 for ((i = 0; i < 100; i++)); do
@@ -92,6 +93,16 @@ for ((i = 0; i < 100; i++)); do
 	sleep 0.1
 done
 [ "$state" = mounted ] || fail "the holder container did not mount the volume"
+
+step "a second container of the same podman cannot use it while the holder runs"
+expect_fail_with "never shared between containers" \
+	podman_cmd run --rm "${PODMAN_RUN[@]}" --name plugin-e2e-second \
+	-v "$VOLUME:/data" "$IMAGE" cat /data/app.db
+echo "the second container got coffer's message"
+podman_cmd run --rm "${PODMAN_RUN[@]}" --name plugin-e2e-other -v "$E2E_WORK:/work:ro" \
+	"$IMAGE" echo started >/dev/null || fail "a container without coffer volumes failed to start"
+
+step "a second container engine cannot mount the volume while it is in use"
 SECOND=$E2E_WORK/podman2
 podman_build_image "$SECOND"
 podman_at "$SECOND" volume reload >/dev/null

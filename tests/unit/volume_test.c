@@ -230,6 +230,49 @@ static void busy_volume_stays_marked(void **state)
 	assert_int_equal(vol_remove(fx.manager, "busy", NULL), 0);
 }
 
+static void claims_enforce_one_container(void **state)
+{
+	(void)state;
+	char path[VOL_PATH_MAX], shared_path[VOL_PATH_MAX];
+	struct vol_option shared[] = { { "shared", "true" } };
+	struct cf_error err = { 0 };
+
+	assert_int_equal(vol_create(fx.manager, "claimed", NULL, 0, NULL), 0);
+	assert_int_equal(vol_mount(fx.manager, "claimed", "podman-pseudo-id", path, NULL), 0);
+	const char *paths[] = { "/etc", path };
+
+	assert_int_equal(vol_claim(fx.manager, "first", paths, 2, NULL), 0);
+	assert_int_equal(vol_claim(fx.manager, "first", paths, 2, NULL), 0);
+	assert_int_equal(vol_claim(fx.manager, "second", paths, 2, &err), -EBUSY);
+	assert_non_null(strstr(err.message, "already used by container first"));
+	assert_non_null(strstr(err.message, "shared=true"));
+
+	// Paths that are not coffer volumes never conflict.
+	assert_int_equal(vol_claim(fx.manager, "second", paths, 1, NULL), 0);
+
+	assert_int_equal(vol_release(fx.manager, "first", NULL), 0);
+	assert_int_equal(vol_claim(fx.manager, "second", paths, 2, NULL), 0);
+	assert_int_equal(vol_release(fx.manager, "second", NULL), 0);
+
+	assert_int_equal(vol_create(fx.manager, "claimed-shared", shared, 1, NULL), 0);
+	assert_int_equal(vol_mount(fx.manager, "claimed-shared", "podman-pseudo-id", shared_path,
+				   NULL), 0);
+	const char *shared_paths[] = { shared_path };
+	assert_int_equal(vol_claim(fx.manager, "one", shared_paths, 1, NULL), 0);
+	assert_int_equal(vol_claim(fx.manager, "two", shared_paths, 1, NULL), 0);
+
+	// The last unmount locks the volume and drops its claims.
+	assert_int_equal(vol_claim(fx.manager, "third", paths, 2, NULL), 0);
+	assert_int_equal(vol_unmount(fx.manager, "claimed", "podman-pseudo-id", NULL), 0);
+	assert_int_equal(vol_mount(fx.manager, "claimed", "podman-pseudo-id", path, NULL), 0);
+	assert_int_equal(vol_claim(fx.manager, "fourth", paths, 2, NULL), 0);
+
+	assert_int_equal(vol_unmount(fx.manager, "claimed", "podman-pseudo-id", NULL), 0);
+	assert_int_equal(vol_unmount(fx.manager, "claimed-shared", "podman-pseudo-id", NULL), 0);
+	assert_int_equal(vol_remove(fx.manager, "claimed", NULL), 0);
+	assert_int_equal(vol_remove(fx.manager, "claimed-shared", NULL), 0);
+}
+
 // Simulates crashes by editing the state the way an interrupted step
 // leaves it, then reopens the manager.
 static void recovery_finishes_or_rolls_back(void **state)
@@ -287,6 +330,7 @@ int main(void)
 		cmocka_unit_test(lifecycle_locks_and_shreds),
 		cmocka_unit_test(shared_volume_allows_two),
 		cmocka_unit_test(busy_volume_stays_marked),
+		cmocka_unit_test(claims_enforce_one_container),
 		cmocka_unit_test(recovery_finishes_or_rolls_back),
 	};
 	return cmocka_run_group_tests(tests, setup_group, teardown_group);

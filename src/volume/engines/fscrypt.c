@@ -150,13 +150,68 @@ static int make_pool_image(struct fscrypt_state *state, const struct vol_config 
 	return 0;
 }
 
+// Finds the loop device mounted on mountpoint in /proc/self/mountinfo and
+// checks that its backing file is image. Returns 0 when it is, -EEXIST when
+// something else is mounted there.
+static int check_pool_mount(const char *mountpoint, const char *image, struct cf_error *err)
+{
+	char wanted_mount[VOL_PATH_MAX], wanted_image[VOL_PATH_MAX], line[2 * VOL_PATH_MAX];
+	char device[VOL_PATH_MAX] = "";
+	FILE *info = fopen("/proc/self/mountinfo", "r");
+
+	if (realpath(mountpoint, wanted_mount) == NULL || realpath(image, wanted_image) == NULL ||
+	    info == NULL) {
+		if (info != NULL)
+			fclose(info);
+		return cf_error_set(err, -errno, "cannot inspect the mount on %s", mountpoint);
+	}
+	// Fields: id parent major:minor root mountpoint options ... - type source.
+	while (fgets(line, sizeof(line), info) != NULL) {
+		char mounted_on[VOL_PATH_MAX], source[VOL_PATH_MAX];
+		const char *tail = strstr(line, " - ");
+		if (tail == NULL || sscanf(line, "%*s %*s %*s %*s %4095s", mounted_on) != 1 ||
+		    sscanf(tail, " - %*s %4095s", source) != 1)
+			continue;
+		if (strcmp(mounted_on, wanted_mount) == 0)
+			snprintf(device, sizeof(device), "%s", source);
+	}
+	fclose(info);
+
+	char backing_path[VOL_PATH_MAX], backing[VOL_PATH_MAX] = "";
+	const char *name = strrchr(device, '/');
+	if (strncmp(device, "/dev/loop", 9) == 0 && name != NULL) {
+		snprintf(backing_path, sizeof(backing_path), "/sys/block/%s/loop/backing_file", name + 1);
+		FILE *f = fopen(backing_path, "r");
+		if (f != NULL) {
+			if (fgets(backing, sizeof(backing), f) != NULL)
+				backing[strcspn(backing, "\n")] = '\0';
+			fclose(f);
+		}
+	}
+	if (strcmp(backing, wanted_image) != 0)
+		return cf_error_set(err, -EEXIST,
+				    "%s is already a mount point, but not of the pool image %s"
+				    " (mounted: %s); unmount it or use another --state-dir",
+				    mountpoint, image, device[0] ? device : "unknown");
+	return 0;
+}
+
 static int mount_pool_image(struct fscrypt_state *state, struct cf_error *err)
 {
 	int rc = cf_mkdir_p(state->pool, 0700, err);
 	if (rc != 0)
 		return rc;
-	if (is_mount_point(state->pool))
-		return 0; // left mounted by a previous run (for example after SIGKILL)
+	if (is_mount_point(state->pool)) {
+		// Left mounted by a previous run (for example after SIGKILL): take
+		// it over, so this run unmounts it at a clean stop.
+		rc = check_pool_mount(state->pool, state->image, err);
+		if (rc == 0) {
+			state->mounted_by_us = true;
+			cf_log(CF_LOG_INFO, "fscrypt.pool_reused", "image=%s mountpoint=%s",
+			       state->image, state->pool);
+		}
+		return rc;
+	}
 
 	// mount(8) sets up the loop device and handles races with other
 	// processes taking free loop devices at the same time.
