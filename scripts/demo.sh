@@ -102,9 +102,11 @@ show curl -s --unix-socket "$PLUGIN_SOCKET" -X POST http://coffer/Plugin.Activat
 echo
 
 step "configure podman to use coffer as the volume plugin '$PLUGIN_NAME'"
+show "$COFFER" storage hook-config --dir "$WORK/hooks" --admin-socket "$ADMIN_SOCKET"
 cat >"$WORK/containers.conf" <<EOF
 [engine]
 runtime = "runc"
+hooks_dir = ["$WORK/hooks"]
 events_logger = "file"
 cgroup_manager = "cgroupfs"
 
