@@ -61,7 +61,8 @@ cleanup() {
 	local rc=$?
 	set +e
 	printf '\n%s== Cleaning up%s\n' "$bold" "$plain"
-	pm rm -f -t 0 coffer-demo-writer coffer-demo-reader >/dev/null 2>&1
+	pm rm -f -t 0 coffer-demo-writer coffer-demo-reader coffer-demo-holder \
+		coffer-demo-intruder >/dev/null 2>&1
 	pm volume rm -f "$VOLUME" >/dev/null 2>&1
 	if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
 		kill -TERM "$SERVER_PID"
@@ -120,7 +121,7 @@ step "build a small local image (busybox and sqlite3) with podman import"
 rootfs=$WORK/rootfs
 mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/lib64"
 cp /bin/busybox "$rootfs/bin/busybox"
-for tool in sh ls cat sha256sum find head seq sync; do
+for tool in sh ls cat sha256sum find head seq sync sleep; do
 	ln -s busybox "$rootfs/bin/$tool"
 done
 cp /usr/bin/sqlite3 "$rootfs/bin/sqlite3"
@@ -165,6 +166,15 @@ show pm run "${RUN_OPTIONS[@]}" --name coffer-demo-reader -v "$VOLUME:/data" "$I
 	sha256sum /data/orders.db /data/note.txt
 	cat /data/note.txt
 	sqlite3 /data/orders.db "SELECT count(*), sum(cents) FROM orders;"'
+
+step "the volume is never shared: a second container at the same time is rejected"
+show pm run -d "${RUN_OPTIONS[@]}" --name coffer-demo-holder -v "$VOLUME:/data" "$IMAGE" sleep 300
+if show pm run "${RUN_OPTIONS[@]}" --name coffer-demo-intruder -v "$VOLUME:/data" "$IMAGE" \
+	cat /data/note.txt; then
+	echo "a second container could read the volume while another used it" >&2
+	exit 1
+fi
+show pm rm -f -t 0 coffer-demo-holder
 
 step "remove the volume: coffer destroys its key (crypto-shredding)"
 show pm volume rm "$VOLUME"
