@@ -115,7 +115,125 @@ static int ca_init_command(int argc, char **argv)
 
 // ---- coffer ca serve --------------------------------------------------
 
+// Settings a `ca serve --config` file may contain: the long options that
+// take a value, without the leading dashes.
+static const char *const serve_settings[] = {
+	"dir", "listen", "lifetime", "max-lifetime", "port-file", "log-level", "threads", "tls-san",
+};
+
+static char *trim_space(char *text)
+{
+	while (*text == ' ' || *text == '\t')
+		text++;
+	char *end = text + strlen(text);
+	while (end > text && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		*--end = '\0';
+	return text;
+}
+
+// Builds the argument vector of `ca serve` with the settings of the config
+// file at path. Each "name = value" line becomes "--name value", placed
+// before the arguments in argv (without the --config pair), so options on
+// the command line override the file. '#' starts a comment line. The new
+// vector and the file text it points into (*text, with the "--name"
+// strings after it) are malloc'd for the caller.
+static int expand_serve_config(const char *path, int argc, char **argv, int *new_argc,
+			       char ***new_argv, char **text)
+{
+	struct cf_error err = { 0 };
+	size_t size = 0;
+	int rc = cf_read_file(path, 64 * 1024, text, &size, &err);
+	if (rc != 0)
+		return cli_fail(rc, &err);
+
+	size_t lines = 1;
+	for (size_t i = 0; i < size; i++)
+		lines += (*text)[i] == '\n';
+	// Room for the "--name" copies after the file text: each is at most
+	// its line plus two dashes.
+	char *grown = realloc(*text, 2 * size + 3 * lines + 1);
+	char **args = calloc((size_t)argc + 2 * lines + 1, sizeof(*args));
+	if (grown == NULL || args == NULL) {
+		free(args);
+		if (grown != NULL)
+			*text = grown;
+		return cli_fail(-ENOMEM, NULL);
+	}
+	*text = grown;
+	(*text)[size] = '\0';
+	char *names = *text + size + 1;
+	int count = 0;
+	args[count++] = argv[0];
+
+	char *saved = NULL;
+	int line_number = 0;
+	for (char *line = strtok_r(*text, "\n", &saved); line != NULL;
+	     line = strtok_r(NULL, "\n", &saved)) {
+		line_number++;
+		char *setting = trim_space(line);
+		if (*setting == '\0' || *setting == '#')
+			continue;
+		char *equals = strchr(setting, '=');
+		if (equals == NULL) {
+			free(args);
+			return cli_usage_error("%s line %d: expected 'name = value'", path, line_number);
+		}
+		*equals = '\0';
+		char *name = trim_space(setting), *value = trim_space(equals + 1);
+		bool known = false;
+		for (size_t i = 0; i < sizeof(serve_settings) / sizeof(serve_settings[0]); i++)
+			known = known || strcmp(name, serve_settings[i]) == 0;
+		if (!known || *value == '\0') {
+			free(args);
+			return cli_usage_error("%s line %d: %s '%s'; use a 'ca serve' option name"
+					       " without dashes and a value",
+					       path, line_number, known ? "no value for" : "unknown setting",
+					       name);
+		}
+		args[count++] = names;
+		names += sprintf(names, "--%s", name) + 1;
+		args[count++] = value;
+	}
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0) {
+			i++;
+			continue;
+		}
+		if (strncmp(argv[i], "--config=", 9) == 0)
+			continue;
+		args[count++] = argv[i];
+	}
+	*new_argc = count;
+	*new_argv = args;
+	return 0;
+}
+
+static int ca_serve_run(int argc, char **argv);
+
 static int ca_serve_command(int argc, char **argv)
+{
+	const char *config = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			config = argv[i + 1];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			config = argv[i] + 9;
+	}
+	if (config == NULL)
+		return ca_serve_run(argc, argv);
+
+	int new_argc = 0;
+	char **new_argv = NULL, *text = NULL;
+	int rc = expand_serve_config(config, argc, argv, &new_argc, &new_argv, &text);
+	if (rc == 0)
+		rc = ca_serve_run(new_argc, new_argv);
+	free(new_argv);
+	free(text);
+	return rc;
+}
+
+static int ca_serve_run(int argc, char **argv)
 {
 	static const struct option options[] = {
 		{ "dir", required_argument, NULL, 'd' },
@@ -126,6 +244,7 @@ static int ca_serve_command(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "tls-san", required_argument, NULL, 'S' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -169,6 +288,8 @@ static int ca_serve_command(int argc, char **argv)
 				return cli_usage_error("at most %d --tls-san options", CA_SAN_MAX);
 			tls_sans[server.tls_san_count++] = optarg;
 			break;
+		case 'c':
+			break; // read by ca_serve_command before parsing
 		case 'v':
 			if (cf_log_parse_level(optarg, &level) != 0)
 				return cli_usage_error("--log-level '%s' is invalid; use debug, info, warn or error",
@@ -186,6 +307,9 @@ static int ca_serve_command(int argc, char **argv)
 			       "  --threads N          event-loop threads (default: one per CPU, at most 16)\n"
 			       "  --tls-san SAN        also name DNS:name or IP:address in the server's TLS\n"
 			       "                       certificate, such as a Service name; repeatable\n"
+			       "  --config FILE        read 'name = value' lines, one option each without\n"
+			       "                       its dashes ('#' starts a comment); options on the\n"
+			       "                       command line override the file\n"
 			       "  --log-level LEVEL    debug, info, warn or error (default info)\n"
 			       "Durations take s, m, h or d, for example 90s or 24h.\n",
 			       CA_DEFAULT_DIR);

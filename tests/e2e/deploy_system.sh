@@ -86,9 +86,14 @@ podman run --rm "${SERVICE_RUN[@]}" --read-only -v "$CA:/var/lib/coffer/ca" "$(d
 	ca init --dir /var/lib/coffer/ca --if-missing >/dev/null
 podman run --rm "${SERVICE_RUN[@]}" --read-only -v "$CA:/var/lib/coffer/ca" "$(deploy_image ca)" \
 	ca root --dir /var/lib/coffer/ca >"$SECRETS/root.pem"
+cat >"$E2E_WORK/ca.conf" <<CONF
+dir = /var/lib/coffer/ca
+listen = 127.0.0.1:$CA_PORT
+tls-san = DNS:coffer-ca.deploy.test
+CONF
 podman run -d --name "$CA" "${SERVICE_RUN[@]}" --read-only -v "$CA:/var/lib/coffer/ca" \
-	"$(deploy_image ca)" ca serve --dir /var/lib/coffer/ca --listen "127.0.0.1:$CA_PORT" \
-	--tls-san DNS:coffer-ca.deploy.test >/dev/null
+	-v "$E2E_WORK/ca.conf:/etc/coffer/ca.conf:ro" "$(deploy_image ca)" \
+	ca serve --config /etc/coffer/ca.conf >/dev/null
 wait_until "the CA answering /cacerts" curl -sf --max-time 5 --cacert "$SECRETS/root.pem" \
 	"https://127.0.0.1:$CA_PORT/.well-known/est/cacerts"
 curl -sf --max-time 5 --cacert "$SECRETS/root.pem" \
