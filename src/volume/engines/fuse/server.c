@@ -4,7 +4,7 @@
 //
 // Design: every inode the kernel has looked up is a node keyed by (st_dev,
 // st_ino), so hard links share one node. A directory node keeps an O_PATH
-// descriptor of its ciphertext directory; other nodes keep a file handle
+// descriptor of its ciphertext directory. Other nodes keep a file handle
 // (name_to_handle_at) and are reopened with open_by_handle_at when needed,
 // so a tree of many files does not need one descriptor per file. Neither
 // depends on paths, so renames need no bookkeeping. The libfuse
@@ -529,14 +529,14 @@ static void pool_start(void)
 {
 	struct block_pool *pool = &server.pool;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t wanted = cpus > 1 ? (size_t)cpus - 1 : 0;
-	if (wanted > MAX_HELPERS)
-		wanted = MAX_HELPERS;
+	size_t helpers = cpus > 1 ? (size_t)cpus - 1 : 0;
+	if (helpers > MAX_HELPERS)
+		helpers = MAX_HELPERS;
 
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->work, NULL);
 	pthread_cond_init(&pool->done, NULL);
-	for (size_t i = 0; i < wanted; i++) {
+	for (size_t i = 0; i < helpers; i++) {
 		if (pthread_create(&pool->threads[i], NULL, pool_main, NULL) != 0)
 			break;
 		pool->helpers++;
@@ -1838,16 +1838,16 @@ static void raise_nofile_limit(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return;
 
-	rlim_t wanted = 1048576;
+	rlim_t target = 1048576;
 	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
 	unsigned long long nr_open = 0;
 	if (f != NULL) {
 		if (fscanf(f, "%llu", &nr_open) == 1 && nr_open > 0)
-			wanted = (rlim_t)nr_open;
+			target = (rlim_t)nr_open;
 		fclose(f);
 	}
-	if (rl.rlim_max < wanted) {
-		struct rlimit raised = { .rlim_cur = wanted, .rlim_max = wanted };
+	if (rl.rlim_max < target) {
+		struct rlimit raised = { .rlim_cur = target, .rlim_max = target };
 		if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
 			return;
 	}
