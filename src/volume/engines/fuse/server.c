@@ -52,9 +52,6 @@
 // Requests of at least this many blocks are split across the block pool.
 #define PARALLEL_MIN_BLOCKS 32
 #define MAX_HELPERS 7
-// Readahead for the mount (KiB): the kernel starts FUSE mounts at 128 KiB
-// whatever max_readahead requests, and large reads amortize each round trip.
-#define READ_AHEAD_KB 1024
 // Integrity errors logged in full before only every 1000th is logged.
 #define AUTH_LOG_BURST 100
 
@@ -793,11 +790,6 @@ static int content_read(struct worker *w, struct node *n, int fd, size_t size, o
 		return got;
 	if ((size_t)got != cipher_len + prefix)
 		return -EIO;
-	// A large read is most likely sequential: start reading the same
-	// amount of ciphertext after it, so the next request finds it cached.
-	if (count >= PARALLEL_MIN_BLOCKS)
-		(void)posix_fadvise(fd, block_offset(last + 1), (off_t)cipher_len,
-				    POSIX_FADV_WILLNEED);
 	if (prefix > 0)
 		rc = file_id_from_header(n, w->cipher, id);
 	else
@@ -935,7 +927,13 @@ static int content_write(struct worker *w, struct node *n, int fd, const uint8_t
 	if (rc != 0)
 		return rc;
 	size_t cipher_len = (count - 1) * GCFS_CIPHER_BLOCK_SIZE + last_len + GCFS_BLOCK_OVERHEAD;
-	return write_full(fd, w->cipher, cipher_len, block_offset(first));
+	rc = write_full(fd, w->cipher, cipher_len, block_offset(first));
+	// Start writing a large request's ciphertext to disk now, so disk I/O
+	// overlaps the sealing of the next request instead of waiting for fsync.
+	if (rc == 0 && count >= PARALLEL_MIN_BLOCKS)
+		(void)sync_file_range(fd, block_offset(first), (off_t)cipher_len,
+				      SYNC_FILE_RANGE_WRITE);
+	return rc;
 }
 
 // Sets the plaintext size. Caller holds n->lock exclusively.
@@ -1857,36 +1855,6 @@ static void raise_nofile_limit(void)
 		       " descriptor; raise RLIMIT_NOFILE for large trees)", (uintmax_t)rl.rlim_cur);
 }
 
-// Raises the mount's readahead to READ_AHEAD_KB through its backing
-// device in sysfs. The device number comes from /proc/self/mountinfo,
-// because a stat of the mount point would wait for this very server.
-static void set_read_ahead(const char *mount_point)
-{
-	char real[PATH_MAX], line[4096], device[32] = "", path[PATH_MAX + 64];
-	if (realpath(mount_point, real) == NULL)
-		return;
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char dev[32], mnt[PATH_MAX];
-		// Fields: id, parent id, major:minor, root, mount point, ...
-		if (sscanf(line, "%*s %*s %31s %*s %4095s", dev, mnt) == 2 && strcmp(mnt, real) == 0)
-			snprintf(device, sizeof(device), "%s", dev);
-	}
-	fclose(f);
-	if (device[0] == '\0')
-		return;
-
-	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", device);
-	FILE *ra = fopen(path, "w");
-	if (ra == NULL || fprintf(ra, "%d\n", READ_AHEAD_KB) < 0)
-		cf_log(CF_LOG_WARN, "fuse_read_ahead_failed", "volume=%s device=%s error=%d",
-		       server.options->volume, device, errno);
-	if (ra != NULL)
-		fclose(ra);
-}
-
 static void free_all_nodes(void)
 {
 	for (size_t b = 0; b < NODE_BUCKETS; b++) {
@@ -1982,7 +1950,6 @@ int gcfs_server_run(const struct gcfs_server_options *options,
 				  " mount point an existing directory?)", options->mount_point);
 		goto out_signals;
 	}
-	set_read_ahead(options->mount_point);
 	cf_log(CF_LOG_INFO, "fuse_mounted", "volume=%s mount=%s pid=%d", options->volume,
 	       options->mount_point, (int)getpid());
 	if (options->ready_fd >= 0) {
