@@ -49,8 +49,12 @@
 // w->cipher also holds the header when a read starts at block 0.
 #define NODE_BUCKETS 4096
 #define DEFAULT_THREADS 16
-// Requests of at least this many blocks are split across the block pool.
-#define PARALLEL_MIN_BLOCKS 32
+// Requests of at least this many blocks (512 KiB) are split across the
+// block pool. Smaller ones take less time to seal than a thread handoff
+// can cost on a busy machine.
+#define PARALLEL_MIN_BLOCKS 128
+// Writes of at least this many blocks start their disk write-out at once.
+#define WRITEOUT_MIN_BLOCKS 32
 #define MAX_HELPERS 7
 // Integrity errors logged in full before only every 1000th is logged.
 #define AUTH_LOG_BURST 100
@@ -930,7 +934,7 @@ static int content_write(struct worker *w, struct node *n, int fd, const uint8_t
 	rc = write_full(fd, w->cipher, cipher_len, block_offset(first));
 	// Start writing a large request's ciphertext to disk now, so disk I/O
 	// overlaps the sealing of the next request instead of waiting for fsync.
-	if (rc == 0 && count >= PARALLEL_MIN_BLOCKS)
+	if (rc == 0 && count >= WRITEOUT_MIN_BLOCKS)
 		(void)sync_file_range(fd, block_offset(first), (off_t)cipher_len,
 				      SYNC_FILE_RANGE_WRITE);
 	return rc;
