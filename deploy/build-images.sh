@@ -166,3 +166,15 @@ for target in ca kms storage; do
 		--build-arg "COFFER_SOURCE=$source_url" \
 		--tag "$image" --file "$context/Containerfile" "$context"
 done
+
+# Each build leaves untagged images behind: the replaced image and, because
+# podman builds the stages before --target too, the other targets' stages.
+# Only untagged images with this file's title labels are removed, and one
+# still used by a container stays.
+for target in ca kms storage; do
+	dangling=$("$podman_cmd" images --quiet --filter dangling=true \
+		--filter "label=org.opencontainers.image.title=coffer-$target")
+	for id in $dangling; do
+		"$podman_cmd" rmi "$id" >/dev/null 2>&1 || true
+	done
+done

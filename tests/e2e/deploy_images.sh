@@ -14,6 +14,13 @@ require_cmd podman make ldd tar jq
 
 deploy_build_images
 
+step "the build leaves no untagged images behind"
+for target in ca kms storage; do
+	left=$(podman images --quiet --filter dangling=true \
+		--filter "label=org.opencontainers.image.title=coffer-$target")
+	[ -z "$left" ] || fail "make images left untagged coffer-$target images: $left"
+done
+
 step "the CA and KMS images run as the non-root user, the storage image as root"
 for target in ca kms; do
 	user=$(podman image inspect --format '{{.Config.User}}' "$(deploy_image "$target")")
