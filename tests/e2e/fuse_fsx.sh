@@ -27,6 +27,29 @@ python3 "$COFFER_SOURCE_DIR/tests/e2e/fuse/concurrent.py" "$W/mnt/concurrent.bin
 	fail "concurrent writers and readers disagree (seed $seed)"
 rm -f "$W/mnt/concurrent.bin"
 
+step "ownership, times, permissions and statfs"
+M=$W/mnt
+echo data > "$M/owned"
+chown 1000:1000 "$M/owned"
+touch -d '2020-01-02 03:04:05' "$M/owned"
+[ "$(stat -c '%u:%g %Y' "$M/owned")" = "1000:1000 1577934245" ] ||
+	fail "chown or utimens not applied: $(stat -c '%u:%g %Y' "$M/owned")"
+ln -s owned "$M/owned_link"
+chown -h 1002:1002 "$M/owned_link"
+[ "$(stat -c '%u:%g' "$M/owned_link")" = "1002:1002" ] || fail "chown -h of a symlink not applied"
+[ "$(stat -f -c '%l' "$M")" = 255 ] || fail "statfs reports name max $(stat -f -c '%l' "$M"), expected 255"
+# The work directory is private (mktemp); let user nobody reach the mount.
+chmod 755 "$E2E_WORK" "$W"
+su nobody -s /bin/sh -c "cat '$M/owned'" >/dev/null || fail "user nobody cannot read a mode 0644 file"
+chmod 600 "$M/owned"
+if su nobody -s /bin/sh -c "cat '$M/owned'" >/dev/null 2>&1; then
+	fail "user nobody could read a mode 0600 file of uid 1000"
+fi
+mkdir "$M/shared" && chmod 1777 "$M/shared"
+su nobody -s /bin/sh -c "echo mine > '$M/shared/by_nobody'" || fail "nobody cannot create a file in a 1777 directory"
+[ "$(stat -c '%U' "$M/shared/by_nobody")" = nobody ] || fail "a new file does not belong to its creator"
+rm -rf "$M/owned" "$M/owned_link" "$M/shared"
+
 step "the tree survives a remount"
 python3 "$COFFER_SOURCE_DIR/tests/e2e/fuse/manifest.py" "$W/mnt" > "$W/before"
 coffer_fuse_unmount "$W/mnt"
