@@ -23,8 +23,9 @@ enum scan_k8s_profile {
 // Parses "baseline" or "restricted"; returns 0 or -EINVAL.
 int scan_k8s_profile_parse(const char *name, enum scan_k8s_profile *profile);
 
-// The CSI driver name of coffer's encrypting provisioner. It is always
-// treated as encrypting, in addition to the configured provisioners.
+// The CSI driver name reserved for coffer's encrypting provisioner, which
+// is planned but not yet written. It is always treated as encrypting, in
+// addition to the configured provisioners.
 #define SCAN_K8S_COFFER_PROVISIONER "csi.coffer.io"
 
 struct scan_k8s_options {

@@ -191,15 +191,17 @@ const struct scan_rule k8s_rules[K8S_RULE_COUNT] = {
 		"Volume claim without per-volume encryption",
 		"The claim's storage class is not known to use an encrypting provisioner, so "
 		"its data is stored without per-volume encryption.",
-		"Use a storage class whose provisioner is " SCAN_K8S_COFFER_PROVISIONER
-		", or list the class or its provisioner in .coffer.yaml."),
+		"Use a storage class whose provisioner encrypts each volume, and list that "
+		"provisioner under k8s.encrypted-provisioners (or the class under "
+		"k8s.encrypted-storage-classes) in .coffer.yaml."),
 	[K8S_RULE_STORAGE_CLASS_UNENCRYPTED] = RULE("K8S-STORAGECLASS-UNENCRYPTED",
 		SCAN_SEV_WARNING,
 		"Storage class without per-volume encryption",
 		"The storage class's provisioner is not known to encrypt, so volumes it "
 		"provisions store data without per-volume encryption.",
-		"Use the provisioner " SCAN_K8S_COFFER_PROVISIONER
-		", or list the provisioner in .coffer.yaml if it encrypts."),
+		"Use a provisioner that encrypts each volume, and list it under "
+		"k8s.encrypted-provisioners (or the class under k8s.encrypted-storage-classes) "
+		"in .coffer.yaml."),
 	[K8S_RULE_SKIPPED] = RULE("K8S-SKIPPED", SCAN_SEV_INFO,
 		"Document not checked",
 		"The document is not a Kubernetes object, or its kind is one that coffer "
