@@ -45,11 +45,11 @@ void scan_k8s_free(struct scan_k8s *scan);
 
 // Loads a file, a directory (searched recursively for *.yaml, *.yml and
 // *.json, skipping hidden entries and symbolic links to directories), or
-// "-" for standard input (reported as file "stdin"). A file that cannot
-// be read or parsed is recorded as an input error (see scan_k8s_error), and
-// loading goes on with the next file. Documents parsed before a syntax
-// error in the same file are kept. Returns 0, or the first negative errno
-// of this call.
+// "-" for standard input (reported as file "-"). A file that cannot be
+// read or parsed, and a directory without any matching file, are recorded
+// as input errors (see scan_k8s_error), and loading goes on with the next
+// file. Documents parsed before a syntax error in the same file are kept.
+// Returns 0, or the first negative errno of this call.
 int scan_k8s_add_path(struct scan_k8s *scan, const char *path);
 
 // Loads a stream held in memory; name is the file name used in findings.

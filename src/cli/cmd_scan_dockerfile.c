@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // `coffer scan dockerfile`: lints Dockerfiles given as files, directories
-// (searched for Dockerfile, *.Dockerfile, Dockerfile.* and Containerfile)
+// (searched for Dockerfile and Containerfile names, see SEARCHED_NAMES)
 // or - for standard input, and prints one report for all of them.
 
 #include "cli.h"
@@ -15,6 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+// File names that a directory search lints; scan_dockerfile_name_matches
+// decides, and this text names them in help and errors.
+#define SEARCHED_NAMES \
+	"Dockerfile, Dockerfile.*, *.Dockerfile, Containerfile, Containerfile.* and *.Containerfile"
 
 // Directory levels searched below each directory argument.
 #define MAX_SEARCH_DEPTH 32
@@ -50,6 +55,7 @@ static void print_help(FILE *out)
 struct scan_run {
 	struct scan_report *report;
 	const struct scan_config *config;
+	size_t files_found; // matching files seen by lint_directory
 	bool input_error;
 };
 
@@ -181,6 +187,7 @@ static void lint_directory(struct scan_run *run, const char *dir, int depth)
 			if (depth < MAX_SEARCH_DEPTH && strcmp(names[i], "node_modules") != 0)
 				lint_directory(run, path, depth + 1);
 		} else if (S_ISREG(st.st_mode) && scan_dockerfile_name_matches(names[i])) {
+			run->files_found++;
 			lint_path(run, path);
 		}
 		free(path);
@@ -206,7 +213,17 @@ static void lint_argument(struct scan_run *run, const char *arg)
 		}
 		while (len > 1 && dir[len - 1] == '/')
 			dir[--len] = '\0';
+
+		// A directory without Dockerfiles is an input error, so that a
+		// mistyped path fails the scan instead of passing with no findings.
+		size_t found_before = run->files_found;
 		lint_directory(run, dir, 0);
+		if (run->files_found == found_before) {
+			fprintf(stderr,
+				"coffer: %s: no Dockerfile found; searched for " SEARCHED_NAMES "\n",
+				dir);
+			run->input_error = true;
+		}
 		free(dir);
 		return;
 	}

@@ -127,6 +127,31 @@ printf 'FROM alpine:latest\n' | "$COFFER_BIN" scan dockerfile --format json - >s
 grep -q '"DL3007"' stdin.json || fail "standard input was not linted"
 grep -q '"file": "-"' stdin.json || fail "standard input is not named - in findings"
 
+step "a directory without Dockerfiles is an input error"
+mkdir -p empty no-dockerfile/sub
+printf 'notes\n' >no-dockerfile/README
+printf 'FROM alpine:3.19\n' >no-dockerfile/sub/.dockerignore
+rc=0
+"$COFFER_BIN" scan dockerfile empty >out.txt 2>err.txt || rc=$?
+[ "$rc" = 2 ] || fail "an empty directory exited $rc"
+grep -q "empty: no Dockerfile found" err.txt || fail "the error does not name the directory: $(cat err.txt)"
+grep -q "Containerfile" err.txt || fail "the error does not name the searched files: $(cat err.txt)"
+rc=0
+"$COFFER_BIN" scan dockerfile no-dockerfile >out.txt 2>err.txt || rc=$?
+[ "$rc" = 2 ] || fail "a directory without Dockerfiles exited $rc"
+rc=0
+"$COFFER_BIN" scan dockerfile proj empty >out.txt 2>err.txt || rc=$?
+[ "$rc" = 2 ] || fail "an empty directory next to a project exited $rc"
+rc=0
+"$COFFER_BIN" scan dockerfile empty/ no-dockerfile >out.txt 2>err.txt || rc=$?
+[ "$rc" = 2 ] || fail "two directories without Dockerfiles exited $rc"
+[ "$(grep -c "no Dockerfile found" err.txt)" = 2 ] || fail "not every empty directory was named: $(cat err.txt)"
+printf 'FROM alpine:3.19@sha256:%064d\nUSER app\nHEALTHCHECK CMD ["true"]\n' 0 >empty/build.txt
+rc=0
+"$COFFER_BIN" scan dockerfile empty/build.txt >out.txt 2>err.txt || rc=$?
+[ "$rc" = 0 ] || fail "an explicitly named file with another name exited $rc: $(cat out.txt err.txt)"
+rm empty/build.txt
+
 step "--config with trusted registries, ignores and fail-on"
 cat >coffer.yaml <<'YAML'
 ignore:

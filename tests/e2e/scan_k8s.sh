@@ -65,7 +65,7 @@ findings = json.loads(sys.argv[1])["findings"]
 hit = [f for f in findings if f["rule_id"] == "PSS-HOST-NAMESPACES"]
 assert len(hit) == 1, findings
 f = hit[0]
-assert f["file"] == "stdin", f
+assert f["file"] == "-", f
 assert f["line"] == 6, f
 assert f["object"] == "Pod/web", f
 assert f["path"] == "spec.hostNetwork", f
@@ -119,6 +119,28 @@ expect_fail_with "no such file" "$COFFER_BIN" scan k8s --no-config "$E2E_WORK/mi
 scan --no-config "$E2E_WORK/missing.yaml"
 [ "$rc" = 2 ] || fail "expected exit 2 for a missing file, got $rc"
 "$COFFER_BIN" scan k8s --help | grep -q -- "--fail-on" || fail "--help lacks --fail-on"
+
+step "a directory without manifests is an input error"
+mkdir -p "$E2E_WORK/empty" "$E2E_WORK/no-manifests/sub" "$E2E_WORK/with-manifest"
+printf 'notes\n' >"$E2E_WORK/no-manifests/README"
+printf 'notes\n' >"$E2E_WORK/no-manifests/sub/values.txt"
+cp "$E2E_WORK/clean.yaml" "$E2E_WORK/with-manifest/"
+rc=0
+"$COFFER_BIN" scan k8s --no-config "$E2E_WORK/empty" >/dev/null 2>"$E2E_WORK/err" || rc=$?
+[ "$rc" = 2 ] || fail "expected exit 2 for an empty directory, got $rc"
+grep -q "$E2E_WORK/empty: no manifest found" "$E2E_WORK/err" ||
+	fail "the error does not name the directory: $(cat "$E2E_WORK/err")"
+grep -q '\*.yaml, \*.yml and \*.json' "$E2E_WORK/err" ||
+	fail "the error does not name the searched files: $(cat "$E2E_WORK/err")"
+scan --no-config "$E2E_WORK/no-manifests"
+[ "$rc" = 2 ] || fail "expected exit 2 for a directory without manifests, got $rc"
+scan --no-config "$E2E_WORK/with-manifest" "$E2E_WORK/empty"
+[ "$rc" = 2 ] || fail "expected exit 2 when one directory argument is empty, got $rc"
+scan --no-config "$E2E_WORK/with-manifest"
+[ "$rc" = 0 ] || fail "expected exit 0 for a directory with a clean manifest, got $rc"
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n' >"$E2E_WORK/empty/manifest.txt"
+scan --no-config "$E2E_WORK/empty/manifest.txt"
+[ "$rc" = 0 ] || fail "an explicitly named file with another suffix exited $rc"
 
 step "hostile YAML fails with exit 2 within 10 s and 1 GiB of address space"
 {

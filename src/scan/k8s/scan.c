@@ -158,7 +158,7 @@ static int add_stdin(struct scan_k8s *scan)
 		if (size == capacity) {
 			if (capacity > scan->limits.max_input_bytes) {
 				free(data);
-				return record_error(scan, "stdin", -E2BIG,
+				return record_error(scan, "-", -E2BIG,
 						    "input is larger than the 64 MiB limit");
 			}
 			char *grown = realloc(data, capacity * 2);
@@ -176,9 +176,9 @@ static int add_stdin(struct scan_k8s *scan)
 	}
 	if (ferror(stdin)) {
 		free(data);
-		return record_error(scan, "stdin", -EIO, "cannot read standard input");
+		return record_error(scan, "-", -EIO, "cannot read standard input");
 	}
-	return add_input(scan, "stdin", data, size);
+	return add_input(scan, "-", data, size);
 }
 
 static int add_file(struct scan_k8s *scan, const char *path)
@@ -214,8 +214,9 @@ static int compare_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-// Adds the manifests below dir in name order, so output is reproducible.
-static int add_directory(struct scan_k8s *scan, const char *dir, int depth)
+// Adds the manifests below dir in name order, so output is reproducible,
+// and adds the number of matching files to *found.
+static int add_directory(struct scan_k8s *scan, const char *dir, int depth, size_t *found)
 {
 	if (depth > DIRECTORY_MAX_DEPTH)
 		return record_error(scan, dir, -ELOOP, "directories nested too deeply");
@@ -263,10 +264,12 @@ static int add_directory(struct scan_k8s *scan, const char *dir, int depth)
 		if (lstat(path, &st) != 0)
 			file_rc = record_error(scan, path, -errno, strerror(errno));
 		else if (S_ISDIR(st.st_mode))
-			file_rc = add_directory(scan, path, depth + 1);
+			file_rc = add_directory(scan, path, depth + 1, found);
 		else if (has_manifest_suffix(names[i]) &&
-			 (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
+			 (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode))) {
+			(*found)++;
 			file_rc = add_file(scan, path);
+		}
 		free(path);
 		if (rc == 0)
 			rc = file_rc;
@@ -287,9 +290,17 @@ int scan_k8s_add_path(struct scan_k8s *scan, const char *path)
 	if (stat(path, &st) != 0)
 		return record_error(scan, path, -errno,
 				    errno == ENOENT ? "no such file or directory" : strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		return add_directory(scan, path, 0);
-	return add_file(scan, path);
+	if (!S_ISDIR(st.st_mode))
+		return add_file(scan, path);
+
+	// A directory without manifests is an input error, so that a mistyped
+	// path fails the scan instead of passing with no findings.
+	size_t found = 0;
+	int rc = add_directory(scan, path, 0, &found);
+	if (rc == 0 && found == 0)
+		rc = record_error(scan, path, -ENOENT,
+				  "no manifest found; searched for *.yaml, *.yml and *.json");
+	return rc;
 }
 
 // ---- findings --------------------------------------------------------------
