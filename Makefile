@@ -43,5 +43,8 @@ images: build
 bench: build
 	./bench/run-all.sh $(BUILD)
 
+install: build
+	install -D -m 0755 $(BUILD)/coffer $(DESTDIR)$(PREFIX)/bin/coffer
+
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -50,8 +50,13 @@ struct vol_info {
 	char path[VOL_PATH_MAX];
 	bool shared;
 	int64_t created;
+	// Mounts through the plugin API: Docker sends each container's id,
+	// podman one fixed id for all of its containers.
 	size_t users;
 	char user_ids[VOL_MAX_USERS][VOL_CONTAINER_MAX + 1];
+	// Containers that claimed the volume through the OCI hook (podman).
+	size_t claims;
+	char claim_ids[VOL_MAX_USERS][VOL_CONTAINER_MAX + 1];
 	// Engine-specific detail such as the fscrypt key status; may be empty.
 	char status[128];
 };
@@ -101,7 +106,8 @@ int vol_remove(struct vol_manager *manager, const char *name, struct cf_error *e
 int vol_inspect(struct vol_manager *manager, const char *name,
 		struct vol_info *info, struct cf_error *err);
 
-// Calls visit for every volume in name order; stops on a non-zero return.
+// Calls visit for every volume in name order, with the engine status
+// filled in as vol_inspect does; stops on a non-zero return.
 int vol_foreach(struct vol_manager *manager,
 		int (*visit)(const struct vol_info *info, void *arg), void *arg,
 		struct cf_error *err);

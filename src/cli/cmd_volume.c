@@ -243,6 +243,20 @@ static int volume_list(int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
+// Prints a label and the ids of a JSON array, "-" when it is empty.
+static void print_ids(const char *label, const json_t *ids)
+{
+	size_t i;
+	json_t *id;
+
+	printf("%s", label);
+	if (json_array_size(ids) == 0)
+		printf(" -");
+	json_array_foreach(ids, i, id)
+		printf(" %s", json_string_value(id));
+	printf("\n");
+}
+
 static void print_volume_text(const json_t *volume)
 {
 	char created[32] = "";
@@ -251,21 +265,18 @@ static void print_volume_text(const json_t *volume)
 	if (gmtime_r(&when, &tm) != NULL)
 		strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-	printf("Name:     %s\n", string_member(volume, "name"));
-	printf("State:    %s\n", string_member(volume, "state"));
-	printf("Engine:   %s\n", string_member(volume, "engine"));
-	printf("Key ID:   %s\n", string_member(volume, "key_id"));
-	printf("Path:     %s\n", string_member(volume, "path"));
-	printf("Shared:   %s\n", json_is_true(json_object_get(volume, "shared")) ? "yes" : "no");
-	printf("Created:  %s\n", created);
-	printf("Status:   %s\n", string_member(volume, "status"));
-
-	size_t i;
-	json_t *user;
-	printf("Users:   ");
-	json_array_foreach(json_object_get(volume, "users"), i, user)
-		printf(" %s", json_string_value(user));
-	printf("\n");
+	const char *path = string_member(volume, "path");
+	printf("Name:       %s\n", string_member(volume, "name"));
+	printf("State:      %s\n", string_member(volume, "state"));
+	printf("Lock:       %s\n", string_member(volume, "status"));
+	printf("Engine:     %s\n", string_member(volume, "engine"));
+	printf("Key ID:     %s\n", string_member(volume, "key_id"));
+	if (path[0] != '\0')
+		printf("Path:       %s\n", path);
+	printf("Shared:     %s\n", json_is_true(json_object_get(volume, "shared")) ? "yes" : "no");
+	printf("Created:    %s\n", created);
+	print_ids("Containers:", json_object_get(volume, "containers"));
+	print_ids("Mount IDs: ", json_object_get(volume, "users"));
 }
 
 static int volume_inspect(int argc, char **argv)

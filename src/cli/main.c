@@ -71,12 +71,24 @@ int cli_dispatch(const char *prefix, const struct cli_command *table, int argc, 
 		print_commands(stdout, prefix, table);
 		return CLI_EXIT_OK;
 	}
+	// "help" alone lists the commands; "help COMMAND" runs "COMMAND --help".
+	bool help = strcmp(argv[1], "help") == 0;
+	if (help && argc < 3) {
+		print_commands(stdout, prefix, table);
+		return CLI_EXIT_OK;
+	}
+	char *help_argv[] = { argv[0], help ? argv[2] : NULL, "--help", NULL };
+	if (help) {
+		argc = 3;
+		argv = help_argv;
+	}
+
 	for (const struct cli_command *c = table; c->name != NULL; c++) {
 		if (strcmp(c->name, argv[1]) == 0)
 			return c->run(argc - 1, argv + 1);
 	}
-	return cli_usage_error("unknown command '%s %s'; run '%s --help' for the list",
-			       prefix, argv[1], prefix);
+	return cli_usage_error("unknown command '%s' for '%s'; run '%s --help' for the list",
+			       argv[1], prefix, prefix);
 }
 
 int main(int argc, char **argv)

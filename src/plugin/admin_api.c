@@ -14,10 +14,13 @@
 static json_t *volume_to_json(const struct vol_info *info)
 {
 	json_t *users = json_array();
+	json_t *containers = json_array();
 	for (size_t i = 0; i < info->users && i < VOL_MAX_USERS; i++)
 		json_array_append_new(users, json_string(info->user_ids[i]));
+	for (size_t i = 0; i < info->claims && i < VOL_MAX_USERS; i++)
+		json_array_append_new(containers, json_string(info->claim_ids[i]));
 
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:o, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:o, s:o, s:s}",
 			 "name", info->name,
 			 "state", vol_state_name(info->state),
 			 "engine", info->engine,
@@ -27,6 +30,7 @@ static json_t *volume_to_json(const struct vol_info *info)
 			 "shared", info->shared,
 			 "created", (json_int_t)info->created,
 			 "users", users,
+			 "containers", containers,
 			 "status", info->status);
 }
 

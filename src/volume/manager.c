@@ -157,21 +157,42 @@ static int set_state(struct vol_manager *manager, const char *name, enum vol_sta
 		       vol_state_name(state), name, NULL, err);
 }
 
-static void count_users(struct vol_manager *manager, struct vol_info *info)
+// Reads the container ids of one table (users or claims) for a volume.
+static size_t read_containers(struct vol_manager *manager, const char *sql, const char *volume,
+			      char ids[VOL_MAX_USERS][VOL_CONTAINER_MAX + 1])
 {
 	sqlite3_stmt *stmt = NULL;
-	info->users = 0;
-	if (sqlite3_prepare_v2(manager->db,
-			       "SELECT container FROM users WHERE volume = ? ORDER BY container", -1,
-			       &stmt, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_text(stmt, 1, info->name, -1, SQLITE_STATIC);
-	while (sqlite3_step(stmt) == SQLITE_ROW && info->users < VOL_MAX_USERS) {
-		snprintf(info->user_ids[info->users], VOL_CONTAINER_MAX + 1, "%s",
+	size_t count = 0;
+
+	if (sqlite3_prepare_v2(manager->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(stmt, 1, volume, -1, SQLITE_STATIC);
+	while (sqlite3_step(stmt) == SQLITE_ROW && count < VOL_MAX_USERS) {
+		snprintf(ids[count], VOL_CONTAINER_MAX + 1, "%s",
 			 (const char *)sqlite3_column_text(stmt, 0));
-		info->users++;
+		count++;
 	}
 	sqlite3_finalize(stmt);
+	return count;
+}
+
+static void count_users(struct vol_manager *manager, struct vol_info *info)
+{
+	info->users = read_containers(manager,
+				      "SELECT container FROM users WHERE volume = ? ORDER BY container",
+				      info->name, info->user_ids);
+	info->claims = read_containers(manager,
+				       "SELECT container FROM claims WHERE volume = ? ORDER BY container",
+				       info->name, info->claim_ids);
+}
+
+// The container to name in messages: a claiming container (its real id
+// under podman) when there is one, else the id the plugin API sent.
+static const char *holder_id(const struct vol_info *info)
+{
+	if (info->claims > 0)
+		return info->claim_ids[0];
+	return info->users > 0 ? info->user_ids[0] : "(unknown)";
 }
 
 static void read_row(sqlite3_stmt *stmt, struct vol_info *info)
@@ -304,6 +325,15 @@ static int open_engines(struct vol_manager *manager, const struct vol_config *co
 	}
 	return cf_error_set(err, -EOPNOTSUPP, "no encryption engine is available: %s",
 			    manager->engine_count ? manager->engines[0].reason : "none built");
+}
+
+static void fill_status(struct vol_manager *manager, struct vol_info *info)
+{
+	struct engine_slot *slot = find_engine(manager, info->engine);
+	if (slot != NULL && slot->state != NULL)
+		slot->ops->status(slot->state, info->name, info->status, sizeof(info->status));
+	else
+		snprintf(info->status, sizeof(info->status), "engine unavailable");
 }
 
 // ---- recovery ----------------------------------------------------------------
@@ -643,7 +673,7 @@ int vol_mount(struct vol_manager *manager, const char *name, const char *contain
 				    "volume %s is already mounted by container %.64s; coffer volumes"
 				    " are never shared between containers unless created with -o"
 				    " shared=true",
-				    name, info.user_ids[0]);
+				    name, holder_id(&info));
 	if (!same_user && info.users >= VOL_MAX_USERS)
 		return cf_error_set(err, -EUSERS, "volume %s already has %d users", name,
 				    VOL_MAX_USERS);
@@ -740,7 +770,7 @@ int vol_remove(struct vol_manager *manager, const char *name, struct cf_error *e
 		return cf_error_set(err, -EBUSY,
 				    "volume %s is mounted by container %.64s; stop the container"
 				    " before removing the volume",
-				    name, info.user_ids[0]);
+				    name, holder_id(&info));
 
 	rc = set_state(manager, name, VOL_REMOVING, err);
 	if (rc == 0)
@@ -777,11 +807,7 @@ int vol_inspect(struct vol_manager *manager, const char *name, struct vol_info *
 	if (rc != 0)
 		return rc;
 
-	struct engine_slot *slot = find_engine(manager, info->engine);
-	if (slot != NULL && slot->state != NULL)
-		slot->ops->status(slot->state, name, info->status, sizeof(info->status));
-	else
-		snprintf(info->status, sizeof(info->status), "engine unavailable");
+	fill_status(manager, info);
 	return 0;
 }
 
@@ -798,6 +824,7 @@ int vol_foreach(struct vol_manager *manager, int (*visit)(const struct vol_info 
 	while (sqlite3_step(stmt) == SQLITE_ROW) {
 		read_row(stmt, &info);
 		count_users(manager, &info);
+		fill_status(manager, &info);
 		rc = visit(&info, arg);
 		if (rc != 0)
 			break;

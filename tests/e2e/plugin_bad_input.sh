@@ -121,7 +121,7 @@ expect_admin_error GET /v1/volumes/a/b "" 400 "invalid volume name"
 
 step "bad command lines"
 expect_cli 2 "Usage: coffer volume" "$COFFER_BIN" volume
-expect_cli 2 "unknown command 'coffer volume frob'" "$COFFER_BIN" volume frob
+expect_cli 2 "unknown command 'frob' for 'coffer volume'" "$COFFER_BIN" volume frob
 expect_cli 2 "takes exactly one volume name" coffer_volume create
 expect_cli 2 "invalid volume name" coffer_volume create ../keep
 expect_cli 2 "expected -o KEY=VALUE" coffer_volume create new -o shared
