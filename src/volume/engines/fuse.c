@@ -275,6 +275,10 @@ static void volume_free(struct fuse_volume *v)
 	free(v);
 }
 
+// NOTE: the format stores nothing that checks the key, so a volume mounted
+// with a wrong key shows an empty directory (no name decrypts) instead of
+// failing. The key store binds each volume to its key id, which makes this
+// unlikely but not impossible after a manual restore.
 static int fuse_prepare(void *opaque, const char *name, const uint8_t *key, size_t key_size,
 			struct cf_error *err)
 {

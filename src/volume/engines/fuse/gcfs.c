@@ -104,6 +104,9 @@ static int ecb_context(EVP_CIPHER_CTX **out, int encrypt, const uint8_t *key)
 	return 0;
 }
 
+// NOTE: OpenSSL keeps the expanded AES key schedules of these contexts in
+// its ordinary heap, which is not locked in RAM. EVP_CIPHER_CTX_free wipes
+// them when the context is freed.
 int gcfs_ctx_new(struct gcfs_ctx **out, const struct gcfs_keys *keys)
 {
 	struct gcfs_ctx *ctx = calloc(1, sizeof(*ctx));
