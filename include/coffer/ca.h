@@ -59,7 +59,11 @@ struct ca;
 // (intermediate then root) and ca.db. Private keys are written with mode
 // 0600 and dir is created with mode 0700. Returns -EEXIST, changing
 // nothing, when dir already contains a CA. name goes into both subjects.
-int ca_init(const char *dir, const char *name, struct cf_error *err);
+// With master_key_path (a coffer master key file, see keystore.h), both
+// private keys are encrypted at rest under its newest KEK; with NULL they
+// are written unencrypted.
+int ca_init(const char *dir, const char *name, const char *master_key_path,
+	    struct cf_error *err);
 
 struct ca_options {
 	const char *dir;
@@ -67,6 +71,9 @@ struct ca_options {
 	int64_t lifetime;
 	// Maximum lifetime a token may set, in seconds (0: 7 days).
 	int64_t max_lifetime;
+	// Master key file that decrypts ca.key when ca_init encrypted it; NULL
+	// for a CA with unencrypted keys.
+	const char *master_key_path;
 };
 
 // Opens an existing CA directory created by ca_init.

@@ -146,6 +146,14 @@ int ks_audit_append(struct ks_store *store, const char *actor,
 int ks_rotate_kek(struct ks_store *store, const struct ks_caller *caller, int *new_version,
 		  int64_t *rewrapped, struct cf_error *err);
 
+// Reads one KEK from a master key file in the format ks_open uses, with the
+// same owner and mode checks, for other components that encrypt under it.
+// version 0 selects the newest. *kek is CF_AES256_KEY_SIZE bytes from
+// cf_secure_alloc, released by the caller with cf_secure_free. Returns
+// -ENOENT when the file or the version does not exist.
+int ks_master_key_read(const char *path, int version, uint8_t **kek, int *loaded_version,
+		       struct cf_error *err);
+
 // "pre-active", "active", ... for messages and listings.
 const char *ks_state_name(enum ks_state state);
 

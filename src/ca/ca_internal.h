@@ -18,6 +18,8 @@
 
 struct ca {
 	char dir[PATH_MAX];
+	// Master key file that decrypts ca.key; empty when the key is plain.
+	char master_key_path[PATH_MAX];
 	sqlite3 *db;
 	X509 *root;
 	X509 *issuer;
@@ -108,6 +110,16 @@ int ca_write_pem_certs(const char *path, X509 *const *certs, size_t count,
 		       struct cf_error *err);
 int ca_read_pem_key(const char *path, EVP_PKEY **out, struct cf_error *err);
 int ca_read_pem_cert(const char *path, X509 **out, struct cf_error *err);
+
+// Writes a CA private key with mode 0600, encrypted under the newest KEK of
+// the master key file, or as plain PKCS#8 PEM when master_key_path is NULL.
+int ca_write_ca_key(const char *path, EVP_PKEY *key, const char *master_key_path,
+		    struct cf_error *err);
+// Reads a key written by ca_write_ca_key. An encrypted file needs
+// master_key_path (-ENOKEY without it) and fails with -EKEYREJECTED when
+// that master key does not decrypt it. A plain file is read either way.
+int ca_read_ca_key(const char *path, const char *master_key_path, EVP_PKEY **out,
+		   struct cf_error *err);
 
 // Builds a DER PKCS#7 certs-only structure.
 int ca_pkcs7_certs_der(X509 *const *certs, size_t count, uint8_t **der, size_t *size,

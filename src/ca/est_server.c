@@ -658,7 +658,10 @@ int ca_serve(struct ca *ca, const struct ca_server_options *options, struct cf_e
 	setsockopt(listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
 	struct ca_options reopen = { .dir = ca->dir, .lifetime = ca->lifetime,
-				     .max_lifetime = ca->max_lifetime };
+				     .max_lifetime = ca->max_lifetime,
+				     .master_key_path = ca->master_key_path[0] != '\0'
+							       ? ca->master_key_path
+							       : NULL };
 	for (int i = 1; i < server->worker_count; i++) {
 		struct est_worker *worker = &server->workers[i];
 		worker->server = server;

@@ -3,7 +3,8 @@
 // them, and the SQLite database of tokens, issued certificates and
 // revocations, with the CRL built from it.
 //
-// Layout of DIR: root.pem, root.key, ca.pem, ca.key (keys 0600), chain.pem
+// Layout of DIR: root.pem, root.key, ca.pem, ca.key (keys 0600, encrypted
+// under a master key file when one is given), chain.pem
 // (intermediate then root) and ca.db (WAL mode). The database also contains
 // the audit chain. Each issuance, token creation and revocation appends a
 // record in the same transaction as the change it describes.
@@ -148,7 +149,8 @@ void ca_db_rollback(struct ca *ca)
 	pthread_mutex_unlock(&write_lock);
 }
 
-int ca_init(const char *dir, const char *name, struct cf_error *err)
+int ca_init(const char *dir, const char *name, const char *master_key_path,
+	    struct cf_error *err)
 {
 	char path[PATH_MAX];
 	EVP_PKEY *root_key = NULL, *issuer_key = NULL;
@@ -197,14 +199,12 @@ int ca_init(const char *dir, const char *name, struct cf_error *err)
 	if (rc != 0)
 		goto out;
 
-	// NOTE: the CA keys are protected only by mode 0600. Encrypting them
-	// under a master-key source, as the key store does, is not implemented.
 	path_join(path, sizeof(path), dir, "root.key");
-	rc = ca_write_pem_key(path, root_key, err);
+	rc = ca_write_ca_key(path, root_key, master_key_path, err);
 	if (rc != 0)
 		goto out;
 	path_join(path, sizeof(path), dir, "ca.key");
-	rc = ca_write_pem_key(path, issuer_key, err);
+	rc = ca_write_ca_key(path, issuer_key, master_key_path, err);
 	if (rc != 0)
 		goto out;
 	path_join(path, sizeof(path), dir, "root.pem");
@@ -269,6 +269,13 @@ int ca_open(const struct ca_options *options, struct ca **out, struct cf_error *
 		return cf_error_set(err, -ENAMETOOLONG, "CA directory path is too long");
 	}
 	strcpy(ca->dir, options->dir);
+	if (options->master_key_path != NULL) {
+		if (strlen(options->master_key_path) >= sizeof(ca->master_key_path)) {
+			free(ca);
+			return cf_error_set(err, -ENAMETOOLONG, "master key file path is too long");
+		}
+		strcpy(ca->master_key_path, options->master_key_path);
+	}
 	ca->lifetime = options->lifetime > 0 ? options->lifetime : CA_DEFAULT_LIFETIME;
 	ca->max_lifetime = options->max_lifetime > 0 ? options->max_lifetime : CA_DEFAULT_MAX_LIFETIME;
 	if (ca->lifetime > ca->max_lifetime) {
@@ -294,7 +301,7 @@ int ca_open(const struct ca_options *options, struct ca **out, struct cf_error *
 	path_join(path, sizeof(path), ca->dir, "ca.key");
 	rc = check_key_mode(path, err);
 	if (rc == 0)
-		rc = ca_read_pem_key(path, &ca->issuer_key, err);
+		rc = ca_read_ca_key(path, options->master_key_path, &ca->issuer_key, err);
 	if (rc != 0)
 		goto fail;
 	if (X509_check_private_key(ca->issuer, ca->issuer_key) != 1) {

@@ -50,10 +50,15 @@ static const char *profile_name(enum ca_profile profile)
 	}
 }
 
-static int open_ca(const char *dir, int64_t lifetime, int64_t max_lifetime, struct ca **ca,
-		   struct cf_error *err)
+#define MASTER_KEY_HELP \
+	"  --master-key FILE  coffer master key file ('kek VERSION HEX' lines, mode 0600)\n" \
+	"                     that decrypts the CA keys; needed when init was given one\n"
+
+static int open_ca(const char *dir, const char *master_key, int64_t lifetime,
+		   int64_t max_lifetime, struct ca **ca, struct cf_error *err)
 {
-	struct ca_options options = { .dir = dir, .lifetime = lifetime, .max_lifetime = max_lifetime };
+	struct ca_options options = { .dir = dir, .lifetime = lifetime, .max_lifetime = max_lifetime,
+				      .master_key_path = master_key };
 	return ca_open(&options, ca, err);
 }
 
@@ -65,10 +70,11 @@ static int ca_init_command(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "if-missing", no_argument, NULL, 'm' },
+		{ "master-key", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = CA_DEFAULT_DIR, *name = "coffer";
+	const char *dir = CA_DEFAULT_DIR, *name = "coffer", *master_key = NULL;
 	bool if_missing = false;
 	int opt;
 
@@ -84,13 +90,20 @@ static int ca_init_command(int argc, char **argv)
 		case 'm':
 			if_missing = true;
 			break;
+		case 'K':
+			master_key = optarg;
+			break;
 		case 'h':
-			printf("Usage: coffer ca init [--dir DIR] [--name NAME] [--if-missing]\n\n"
+			printf("Usage: coffer ca init [--dir DIR] [--name NAME] [--master-key FILE]"
+			       " [--if-missing]\n\n"
 			       "Creates a root CA (ECDSA P-256, 10 years) and an issuing intermediate\n"
 			       "(5 years) in DIR (default %s). Never overwrites an existing CA.\n"
 			       "  --name NAME   name used in the CA subjects (default coffer)\n"
 			       "  --if-missing  exit 0 without changes when DIR already holds CA files\n"
-			       "                (for container start-up, which runs init on every start)\n",
+			       "                (for container start-up, which runs init on every start)\n"
+			       "  --master-key FILE  encrypt root.key and ca.key under the newest KEK of\n"
+			       "                this coffer master key file (mode 0600); serve, token,\n"
+			       "                revoke and ls then need the same --master-key\n",
 			       CA_DEFAULT_DIR);
 			return CLI_EXIT_OK;
 		default:
@@ -101,7 +114,7 @@ static int ca_init_command(int argc, char **argv)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 
 	struct cf_error err = { 0 };
-	int rc = ca_init(dir, name, &err);
+	int rc = ca_init(dir, name, master_key, &err);
 	if (rc == -EEXIST && if_missing) {
 		fprintf(stderr, "coffer: %s\n", cf_error_message(&err, rc));
 		return CLI_EXIT_OK;
@@ -119,6 +132,7 @@ static int ca_init_command(int argc, char **argv)
 // take a value, without the leading dashes.
 static const char *const serve_settings[] = {
 	"dir", "listen", "lifetime", "max-lifetime", "port-file", "log-level", "threads", "tls-san",
+	"master-key",
 };
 
 static char *trim_space(char *text)
@@ -245,10 +259,11 @@ static int ca_serve_run(int argc, char **argv)
 		{ "threads", required_argument, NULL, 'T' },
 		{ "tls-san", required_argument, NULL, 'S' },
 		{ "config", required_argument, NULL, 'c' },
+		{ "master-key", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = CA_DEFAULT_DIR;
+	const char *dir = CA_DEFAULT_DIR, *master_key = NULL;
 	const char *tls_sans[CA_SAN_MAX];
 	struct ca_server_options server = { .listen = "127.0.0.1:8443", .tls_sans = tls_sans };
 	int64_t lifetime = 0, max_lifetime = 0;
@@ -290,6 +305,9 @@ static int ca_serve_run(int argc, char **argv)
 			break;
 		case 'c':
 			break; // read by ca_serve_command before parsing
+		case 'K':
+			master_key = optarg;
+			break;
 		case 'v':
 			if (cf_log_parse_level(optarg, &level) != 0)
 				return cli_usage_error("--log-level '%s' is invalid; use debug, info, warn or error",
@@ -311,6 +329,7 @@ static int ca_serve_run(int argc, char **argv)
 			       "                       its dashes ('#' starts a comment); options on the\n"
 			       "                       command line override the file\n"
 			       "  --log-level LEVEL    debug, info, warn or error (default info)\n"
+			       MASTER_KEY_HELP
 			       "Durations take s, m, h or d, for example 90s or 24h.\n",
 			       CA_DEFAULT_DIR);
 			return CLI_EXIT_OK;
@@ -325,7 +344,7 @@ static int ca_serve_run(int argc, char **argv)
 	struct ca *ca = NULL;
 	int rc = cf_harden_process(&err);
 	if (rc == 0)
-		rc = open_ca(dir, lifetime, max_lifetime, &ca, &err);
+		rc = open_ca(dir, master_key, lifetime, max_lifetime, &ca, &err);
 	if (rc == 0)
 		rc = ca_serve(ca, &server, &err);
 	ca_close(ca);
@@ -345,10 +364,11 @@ static int ca_token_create_command(int argc, char **argv)
 		{ "profile", required_argument, NULL, 'p' },
 		{ "lifetime", required_argument, NULL, 'L' },
 		{ "max-lifetime", required_argument, NULL, 'M' },
+		{ "master-key", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = CA_DEFAULT_DIR;
+	const char *dir = CA_DEFAULT_DIR, *master_key = NULL;
 	const char *sans[CA_SAN_MAX];
 	struct ca_token_options token = { .sans = sans, .ttl = 3600, .profile = CA_PROFILE_BOTH };
 	int64_t max_lifetime = 0;
@@ -381,6 +401,9 @@ static int ca_token_create_command(int argc, char **argv)
 			if (parse_duration_option("max-lifetime", optarg, &max_lifetime) != 0)
 				return CLI_EXIT_USAGE;
 			break;
+		case 'K':
+			master_key = optarg;
+			break;
 		case 'h':
 			printf("Usage: coffer ca token create --san SAN [--san SAN ...] [OPTIONS]\n\n"
 			       "Creates a one-time bootstrap token and prints it once; only its hash is\n"
@@ -390,7 +413,8 @@ static int ca_token_create_command(int argc, char **argv)
 			       "  --ttl D            time until the token expires (default 1h)\n"
 			       "  --profile P        server, client or both: extended key usage (default both)\n"
 			       "  --lifetime D       lifetime of the certificates (default: the CA's, 24h)\n"
-			       "  --max-lifetime D   the CA's maximum lifetime to check against (default 7d)\n",
+			       "  --max-lifetime D   the CA's maximum lifetime to check against (default 7d)\n"
+			       MASTER_KEY_HELP,
 			       CA_DEFAULT_DIR);
 			return CLI_EXIT_OK;
 		default:
@@ -405,7 +429,7 @@ static int ca_token_create_command(int argc, char **argv)
 	struct cf_error err = { 0 };
 	struct ca *ca = NULL;
 	char text[CA_TOKEN_TEXT_SIZE];
-	int rc = open_ca(dir, 0, max_lifetime, &ca, &err);
+	int rc = open_ca(dir, master_key, 0, max_lifetime, &ca, &err);
 	if (rc == 0)
 		rc = ca_token_create(ca, &token, text, sizeof(text), &err);
 	ca_close(ca);
@@ -428,12 +452,15 @@ static int ca_token_command(int argc, char **argv)
 
 // ---- coffer ca revoke / ls ----------------------------------------------
 
-// Parses the common "--dir DIR" option of the smaller commands and returns
-// the index of the first operand.
-static int parse_dir_only(int argc, char **argv, const char *usage, const char **dir)
+// Parses the common "--dir DIR" option of the smaller commands, and
+// "--master-key FILE" for those that pass master_key, and returns the index
+// of the first operand.
+static int parse_dir_only(int argc, char **argv, const char *usage, const char **dir,
+			  const char **master_key)
 {
 	static const struct option options[] = {
 		{ "dir", required_argument, NULL, 'd' },
+		{ "master-key", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -444,6 +471,13 @@ static int parse_dir_only(int argc, char **argv, const char *usage, const char *
 		switch (opt) {
 		case 'd':
 			*dir = optarg;
+			break;
+		case 'K':
+			if (master_key == NULL) {
+				cli_usage_error("this command reads no private key; drop --master-key");
+				return -2;
+			}
+			*master_key = optarg;
 			break;
 		case 'h':
 			printf("%s", usage);
@@ -457,12 +491,12 @@ static int parse_dir_only(int argc, char **argv, const char *usage, const char *
 
 static int ca_revoke_command(int argc, char **argv)
 {
-	const char *dir = CA_DEFAULT_DIR;
+	const char *dir = CA_DEFAULT_DIR, *master_key = NULL;
 	int first = parse_dir_only(argc, argv,
-				   "Usage: coffer ca revoke [--dir DIR] SERIAL\n\n"
+				   "Usage: coffer ca revoke [--dir DIR] [--master-key FILE] SERIAL\n\n"
 				   "Revokes a certificate (serial in hex, as 'coffer ca ls' prints it):\n"
-				   "it appears on the CRL and can no longer renew.\n",
-				   &dir);
+				   "it appears on the CRL and can no longer renew.\n" MASTER_KEY_HELP,
+				   &dir, &master_key);
 	if (first < 0)
 		return first == -1 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	if (first != argc - 1)
@@ -470,7 +504,7 @@ static int ca_revoke_command(int argc, char **argv)
 
 	struct cf_error err = { 0 };
 	struct ca *ca = NULL;
-	int rc = open_ca(dir, 0, 0, &ca, &err);
+	int rc = open_ca(dir, master_key, 0, 0, &ca, &err);
 	if (rc == 0)
 		rc = ca_revoke(ca, argv[first], &err);
 	ca_close(ca);
@@ -503,11 +537,12 @@ static int print_cert(const struct ca_cert_info *info, void *arg)
 
 static int ca_ls_command(int argc, char **argv)
 {
-	const char *dir = CA_DEFAULT_DIR;
+	const char *dir = CA_DEFAULT_DIR, *master_key = NULL;
 	int first = parse_dir_only(argc, argv,
-				   "Usage: coffer ca ls [--dir DIR]\n\n"
-				   "Lists issued certificates: serial, status, profile, notAfter, CN and SANs.\n",
-				   &dir);
+				   "Usage: coffer ca ls [--dir DIR] [--master-key FILE]\n\n"
+				   "Lists issued certificates: serial, status, profile, notAfter, CN and SANs.\n"
+				   MASTER_KEY_HELP,
+				   &dir, &master_key);
 	if (first < 0)
 		return first == -1 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	if (first != argc)
@@ -516,7 +551,7 @@ static int ca_ls_command(int argc, char **argv)
 	struct cf_error err = { 0 };
 	struct ca *ca = NULL;
 	int64_t now = cf_now();
-	int rc = open_ca(dir, 0, 0, &ca, &err);
+	int rc = open_ca(dir, master_key, 0, 0, &ca, &err);
 	if (rc == 0) {
 		printf("%-32s  %-7s  %-6s  %-20s  %s  [%s]\n", "SERIAL", "STATUS", "EKU", "NOT AFTER",
 		       "CN", "SANS");
@@ -536,7 +571,7 @@ static int ca_root_command(int argc, char **argv)
 	int first = parse_dir_only(argc, argv,
 				   "Usage: coffer ca root [--dir DIR]\n\n"
 				   "Prints the root certificate (DIR/root.pem) in PEM to standard output.\n",
-				   &dir);
+				   &dir, NULL);
 	if (first < 0)
 		return first == -1 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	if (first != argc)

@@ -259,3 +259,33 @@ const struct ks_kek *ks_kek_current(const struct ks_store *store)
 {
 	return store->kek_count > 0 ? &store->keks[store->kek_count - 1] : NULL;
 }
+
+int ks_master_key_read(const char *path, int version, uint8_t **kek, int *loaded_version,
+		       struct cf_error *err)
+{
+	struct ks_store *store = calloc(1, sizeof(*store));
+	if (store == NULL)
+		return cf_error_set(err, -ENOMEM, "out of memory reading %s", path);
+	int rc = ks_master_key_load(store, path, false, err);
+	if (rc != 0)
+		goto out;
+
+	const struct ks_kek *found =
+		version == 0 ? ks_kek_current(store) : ks_kek_find(store, version);
+	if (found == NULL) {
+		rc = cf_error_set(err, -ENOENT, "master key file %s has no KEK version %d", path,
+				  version);
+		goto out;
+	}
+	*kek = cf_secure_alloc(CF_AES256_KEY_SIZE);
+	if (*kek == NULL) {
+		rc = cf_error_set(err, -ENOMEM, "cannot allocate locked memory for a KEK");
+		goto out;
+	}
+	memcpy(*kek, found->key, CF_AES256_KEY_SIZE);
+	*loaded_version = found->version;
+out:
+	ks_master_key_free(store);
+	free(store);
+	return rc;
+}

@@ -18,7 +18,9 @@
 #include <coffer/ca.h>
 
 #include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
 
@@ -37,7 +39,7 @@ static int setup_ca(void **state)
 	strcpy(f->dir, "/tmp/ca-unit.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	strcat(f->dir, "/ca");
-	assert_int_equal(ca_init(f->dir, "unit", &err), 0);
+	assert_int_equal(ca_init(f->dir, "unit", NULL, &err), 0);
 	options.dir = f->dir;
 	assert_int_equal(ca_open(&options, &f->ca, &err), 0);
 	*state = f;
@@ -246,13 +248,96 @@ static void init_rejects_existing(void **state)
 	char path[128];
 	struct stat st;
 
-	assert_int_equal(ca_init(f->dir, "again", &err), -EEXIST);
+	assert_int_equal(ca_init(f->dir, "again", NULL, &err), -EEXIST);
 	snprintf(path, sizeof(path), "%s/ca.key", f->dir);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	snprintf(path, sizeof(path), "%s/root.key", f->dir);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+// Writes a master key file with one KEK (version 1) of the given byte.
+static void write_master_key(const char *path, int byte, unsigned mode)
+{
+	FILE *file = fopen(path, "w");
+	assert_non_null(file);
+	fprintf(file, "kek 1 ");
+	for (int i = 0; i < 32; i++)
+		fprintf(file, "%02x", byte);
+	fprintf(file, "\n");
+	assert_int_equal(fclose(file), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+// Rejects any passphrase request, so OpenSSL never prompts on a terminal.
+static int no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)arg;
+	return -1;
+}
+
+static void encrypted_keys_need_master_key(void **state)
+{
+	(void)state;
+	char base[64], dir[96], right[96], wrong[96], open_mode[96], key_path[128];
+	struct cf_error err = { 0 };
+	struct ca *ca = NULL;
+	struct stat st;
+
+	strcpy(base, "/tmp/ca-unit-mk.XXXXXX");
+	assert_non_null(mkdtemp(base));
+	snprintf(dir, sizeof(dir), "%s/ca", base);
+	snprintf(right, sizeof(right), "%s/master.key", base);
+	snprintf(wrong, sizeof(wrong), "%s/wrong.key", base);
+	snprintf(open_mode, sizeof(open_mode), "%s/open.key", base);
+	write_master_key(right, 0x5a, 0600);
+	write_master_key(wrong, 0xa5, 0600);
+	write_master_key(open_mode, 0x5a, 0644);
+
+	assert_int_equal(ca_init(dir, "sealed", right, &err), 0);
+
+	// Neither key file parses as a plain private key.
+	static const char *const key_names[] = { "ca.key", "root.key" };
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(key_path, sizeof(key_path), "%s/%s", dir, key_names[i]);
+		assert_int_equal(stat(key_path, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+		FILE *file = fopen(key_path, "r");
+		assert_non_null(file);
+		EVP_PKEY *plain = PEM_read_PrivateKey(file, NULL, no_passphrase, NULL);
+		fclose(file);
+		assert_null(plain);
+		ERR_clear_error();
+	}
+
+	struct ca_options options = { .dir = dir, .master_key_path = right };
+	assert_int_equal(ca_open(&options, &ca, &err), 0);
+	ca_close(ca);
+	ca = NULL;
+
+	options.master_key_path = NULL;
+	cf_error_reset(&err);
+	assert_int_equal(ca_open(&options, &ca, &err), -ENOKEY);
+	assert_non_null(strstr(cf_error_message(&err, -ENOKEY), "--master-key"));
+
+	options.master_key_path = wrong;
+	cf_error_reset(&err);
+	assert_int_equal(ca_open(&options, &ca, &err), -EKEYREJECTED);
+	assert_non_null(strstr(cf_error_message(&err, -EKEYREJECTED), wrong));
+
+	options.master_key_path = open_mode;
+	cf_error_reset(&err);
+	assert_int_equal(ca_open(&options, &ca, &err), -EPERM);
+	assert_non_null(strstr(cf_error_message(&err, -EPERM), open_mode));
+	assert_null(ca);
+
+	char command[128];
+	snprintf(command, sizeof(command), "rm -rf '%s'", base);
+	assert_int_equal(system(command), 0);
 }
 
 static void enroll_issues_per_policy(void **state)
@@ -419,6 +504,7 @@ int main(void)
 		cmocka_unit_test(duration_parse_cases),
 		cmocka_unit_test(san_normalize_cases),
 		cmocka_unit_test(csr_parse_and_policy),
+		cmocka_unit_test(encrypted_keys_need_master_key),
 	};
 	// These share one CA and run in order: the later ones count what the
 	// earlier ones issued.
