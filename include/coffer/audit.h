@@ -10,6 +10,7 @@
 #include <coffer/common.h>
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 // Creates the audit table in db when missing.
 int cf_audit_init(struct sqlite3 *db, struct cf_error *err);
@@ -20,6 +21,21 @@ int cf_audit_init(struct sqlite3 *db, struct cf_error *err);
 int cf_audit_append(struct sqlite3 *db, const char *actor, const char *operation,
 		    const char *object, const char *result, const char *detail,
 		    struct cf_error *err);
+
+// Prepared statements of cf_audit_append_cached, reused across calls on
+// one database handle. Zero-initialise it, and release it with
+// cf_audit_statements_free before the handle is closed.
+struct cf_audit_statements {
+	struct sqlite3_stmt *last;
+	struct sqlite3_stmt *insert;
+};
+
+// Same as cf_audit_append, but prepares its statements only on the first
+// call with cache and keeps them there.
+int cf_audit_append_cached(struct sqlite3 *db, struct cf_audit_statements *cache,
+			   const char *actor, const char *operation, const char *object,
+			   const char *result, const char *detail, struct cf_error *err);
+void cf_audit_statements_free(struct cf_audit_statements *cache);
 
 // Walks every record. Returns 0 when the chain is intact; -EBADMSG with
 // first_broken set to the sequence number of the first bad record

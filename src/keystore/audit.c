@@ -77,37 +77,47 @@ static int audit_hash(const uint8_t prev[AUDIT_HASH_SIZE], int64_t seq, int64_t 
 	return ok == 1 && len == AUDIT_HASH_SIZE ? 0 : -EIO;
 }
 
-int cf_audit_append(struct sqlite3 *db, const char *actor, const char *operation,
-		    const char *object, const char *result, const char *detail,
-		    struct cf_error *err)
+static int prepare_once(sqlite3 *db, sqlite3_stmt **stmt, const char *sql,
+			struct cf_error *err)
 {
-	int rc = 0;
-	sqlite3_stmt *last = NULL, *insert = NULL;
+	if (*stmt != NULL)
+		return 0;
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL) != SQLITE_OK)
+		return cf_error_set(err, -EIO, "audit: %s", sqlite3_errmsg(db));
+	return 0;
+}
+
+int cf_audit_append_cached(struct sqlite3 *db, struct cf_audit_statements *cache,
+			   const char *actor, const char *operation, const char *object,
+			   const char *result, const char *detail, struct cf_error *err)
+{
+	int rc;
 	uint8_t prev[AUDIT_HASH_SIZE] = { 0 }, hash[AUDIT_HASH_SIZE];
 	int64_t seq = 1, now = cf_now();
 
-	if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-			       -1, &last, NULL) != SQLITE_OK) {
-		rc = cf_error_set(err, -EIO, "audit: %s", sqlite3_errmsg(db));
-		goto out;
-	}
+	rc = prepare_once(db, &cache->last,
+			  "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", err);
+	if (rc == 0)
+		rc = prepare_once(db, &cache->insert,
+				  "INSERT INTO audit(seq, time, actor, operation, object, result,"
+				  " detail, prev, hash) VALUES (?,?,?,?,?,?,?,?,?)",
+				  err);
+	if (rc != 0)
+		return rc;
+
+	sqlite3_stmt *last = cache->last, *insert = cache->insert;
 	if (sqlite3_step(last) == SQLITE_ROW) {
 		seq = sqlite3_column_int64(last, 0) + 1;
 		if (sqlite3_column_bytes(last, 1) == AUDIT_HASH_SIZE)
 			memcpy(prev, sqlite3_column_blob(last, 1), AUDIT_HASH_SIZE);
 	}
+	// Resetting ends the statement's read, so it holds no lock between calls.
+	sqlite3_reset(last);
 
 	rc = audit_hash(prev, seq, now, actor, operation, object, result, detail, hash);
 	if (rc != 0)
-		goto out;
+		return rc;
 
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO audit(seq, time, actor, operation, object, result,"
-			       " detail, prev, hash) VALUES (?,?,?,?,?,?,?,?,?)",
-			       -1, &insert, NULL) != SQLITE_OK) {
-		rc = cf_error_set(err, -EIO, "audit: %s", sqlite3_errmsg(db));
-		goto out;
-	}
 	sqlite3_bind_int64(insert, 1, seq);
 	sqlite3_bind_int64(insert, 2, now);
 	sqlite3_bind_text(insert, 3, actor, -1, SQLITE_STATIC);
@@ -121,10 +131,28 @@ int cf_audit_append(struct sqlite3 *db, const char *actor, const char *operation
 	if (sqlite3_step(insert) != SQLITE_DONE)
 		rc = cf_error_set(err, -EIO, "cannot append an audit record: %s",
 				  sqlite3_errmsg(db));
+	sqlite3_reset(insert);
+	// The bound values point into this frame and the caller's strings.
+	sqlite3_clear_bindings(insert);
+	return rc;
+}
 
-out:
-	sqlite3_finalize(last);
-	sqlite3_finalize(insert);
+void cf_audit_statements_free(struct cf_audit_statements *cache)
+{
+	sqlite3_finalize(cache->last);
+	sqlite3_finalize(cache->insert);
+	cache->last = NULL;
+	cache->insert = NULL;
+}
+
+int cf_audit_append(struct sqlite3 *db, const char *actor, const char *operation,
+		    const char *object, const char *result, const char *detail,
+		    struct cf_error *err)
+{
+	struct cf_audit_statements cache = { 0 };
+	int rc = cf_audit_append_cached(db, &cache, actor, operation, object, result, detail,
+					err);
+	cf_audit_statements_free(&cache);
 	return rc;
 }
 

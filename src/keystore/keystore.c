@@ -132,6 +132,9 @@ void ks_close(struct ks_store *store)
 {
 	if (store == NULL)
 		return;
+	for (size_t i = 0; i < KS_STATEMENT_CACHE_SIZE; i++)
+		sqlite3_finalize(store->statements[i].stmt);
+	cf_audit_statements_free(&store->audit);
 	sqlite3_close(store->db);
 	ks_master_key_free(store);
 	free(store);
@@ -145,7 +148,60 @@ struct sqlite3 *ks_database(struct ks_store *store)
 int ks_audit_append(struct ks_store *store, const char *actor, const char *operation,
 		    const char *object, const char *result, const char *detail)
 {
-	return cf_audit_append(store->db, actor, operation, object, result, detail, NULL);
+	return ks_audit_record(store, actor, operation, object, result, detail, NULL);
+}
+
+int ks_audit_record(struct ks_store *store, const char *actor, const char *operation,
+		    const char *object, const char *result, const char *detail,
+		    struct cf_error *err)
+{
+	return cf_audit_append_cached(store->db, &store->audit, actor, operation, object, result,
+				      detail, err);
+}
+
+int ks_statement(struct ks_store *store, const char *sql, sqlite3_stmt **stmt,
+		 struct cf_error *err)
+{
+	size_t free_entry = KS_STATEMENT_CACHE_SIZE;
+
+	for (size_t i = 0; i < KS_STATEMENT_CACHE_SIZE; i++) {
+		if (store->statements[i].sql == sql && !store->statements[i].in_use) {
+			store->statements[i].in_use = true;
+			*stmt = store->statements[i].stmt;
+			return 0;
+		}
+		if (store->statements[i].sql == NULL && free_entry == KS_STATEMENT_CACHE_SIZE)
+			free_entry = i;
+	}
+
+	// A full cache, or a cached copy already in use further up the stack,
+	// gets a one-off statement that ks_statement_done finalizes.
+	unsigned flags = free_entry < KS_STATEMENT_CACHE_SIZE ? SQLITE_PREPARE_PERSISTENT : 0;
+	if (sqlite3_prepare_v3(store->db, sql, -1, flags, stmt, NULL) != SQLITE_OK) {
+		*stmt = NULL;
+		return cf_error_set(err, -EIO, "key store: %s", sqlite3_errmsg(store->db));
+	}
+	if (free_entry < KS_STATEMENT_CACHE_SIZE) {
+		store->statements[free_entry].sql = sql;
+		store->statements[free_entry].stmt = *stmt;
+		store->statements[free_entry].in_use = true;
+	}
+	return 0;
+}
+
+void ks_statement_done(struct ks_store *store, sqlite3_stmt *stmt)
+{
+	if (stmt == NULL)
+		return;
+	for (size_t i = 0; i < KS_STATEMENT_CACHE_SIZE; i++) {
+		if (store->statements[i].stmt == stmt) {
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			store->statements[i].in_use = false;
+			return;
+		}
+	}
+	sqlite3_finalize(stmt);
 }
 
 int ks_audit_verify(struct ks_store *store, int64_t *records, int64_t *first_broken,
@@ -163,7 +219,7 @@ static void audit_failure(struct ks_store *store, const struct ks_caller *caller
 	snprintf(detail, sizeof(detail), "errno=%d", -rc);
 	if (exec_sql(store->db, "BEGIN IMMEDIATE", NULL) != 0)
 		return;
-	if (cf_audit_append(store->db, caller->identity, operation, id ? id : "-",
+	if (ks_audit_record(store, caller->identity, operation, id ? id : "-",
 			    rc == -EPERM ? "denied" : "failed", detail, NULL) == 0)
 		exec_sql(store->db, "COMMIT", NULL);
 	else
@@ -220,9 +276,9 @@ static int load_object(struct ks_store *store, const struct ks_caller *caller, c
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(store->db, "SELECT " OBJECT_COLUMNS " FROM objects WHERE id = ?",
-			       -1, &stmt, NULL) != SQLITE_OK)
-		return cf_error_set(err, -EIO, "key store: %s", sqlite3_errmsg(store->db));
+	rc = ks_statement(store, "SELECT " OBJECT_COLUMNS " FROM objects WHERE id = ?", &stmt, err);
+	if (rc != 0)
+		return rc;
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
 
 	int step = sqlite3_step(stmt);
@@ -234,7 +290,7 @@ static int load_object(struct ks_store *store, const struct ks_caller *caller, c
 	} else {
 		rc = cf_error_set(err, -EIO, "key store: %s", sqlite3_errmsg(store->db));
 	}
-	sqlite3_finalize(stmt);
+	ks_statement_done(store, stmt);
 
 	if (rc == 0 && !may_use(caller, info))
 		rc = cf_error_set(err, -EPERM, "key %s belongs to another identity; %s may not use it",
@@ -268,14 +324,13 @@ static int store_object(struct ks_store *store, const struct ks_caller *caller,
 	rc = ks_begin(store, err);
 	if (rc != 0)
 		goto out;
-	if (sqlite3_prepare_v2(store->db,
-			       "INSERT INTO objects(id, type, algorithm, bits, state, owner, name,"
-			       " kek_version, wrapped, created, activated)"
-			       " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-			       -1, &stmt, NULL) != SQLITE_OK) {
-		rc = cf_error_set(err, -EIO, "key store: %s", sqlite3_errmsg(store->db));
+	rc = ks_statement(store,
+			  "INSERT INTO objects(id, type, algorithm, bits, state, owner, name,"
+			  " kek_version, wrapped, created, activated)"
+			  " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+			  &stmt, err);
+	if (rc != 0)
 		goto rollback;
-	}
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 2, type);
 	sqlite3_bind_int(stmt, 3, algorithm);
@@ -293,10 +348,10 @@ static int store_object(struct ks_store *store, const struct ks_caller *caller,
 		goto rollback;
 	}
 
-	rc = cf_audit_append(store->db, caller->identity,
+	rc = ks_audit_record(store, caller->identity,
 			     type == KS_SECRET_DATA ? "register" : "create", id, "ok", name, err);
 	if (rc == 0 && activate)
-		rc = cf_audit_append(store->db, caller->identity, "activate", id, "ok", NULL, err);
+		rc = ks_audit_record(store, caller->identity, "activate", id, "ok", NULL, err);
 	if (rc != 0)
 		goto rollback;
 	rc = ks_commit(store, err);
@@ -307,7 +362,7 @@ static int store_object(struct ks_store *store, const struct ks_caller *caller,
 rollback:
 	ks_rollback(store);
 out:
-	sqlite3_finalize(stmt);
+	ks_statement_done(store, stmt);
 	free(wrapped);
 	return rc;
 }
@@ -370,11 +425,9 @@ int ks_get_material(struct ks_store *store, const struct ks_caller *caller, cons
 	if (rc != 0)
 		goto out;
 
-	if (sqlite3_prepare_v2(store->db, "SELECT wrapped FROM objects WHERE id = ?", -1, &stmt,
-			       NULL) != SQLITE_OK) {
-		rc = cf_error_set(err, -EIO, "key store: %s", sqlite3_errmsg(store->db));
+	rc = ks_statement(store, "SELECT wrapped FROM objects WHERE id = ?", &stmt, err);
+	if (rc != 0)
 		goto out;
-	}
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
 	if (sqlite3_step(stmt) != SQLITE_ROW ||
 	    sqlite3_column_bytes(stmt, 0) <= (int)CF_WRAP_OVERHEAD) {
@@ -412,7 +465,7 @@ int ks_get_material(struct ks_store *store, const struct ks_caller *caller, cons
 	plain = NULL;
 
 out:
-	sqlite3_finalize(stmt);
+	ks_statement_done(store, stmt);
 	cf_secure_free(plain);
 	if (rc != 0)
 		audit_failure(store, caller, "get", id, rc);
@@ -484,7 +537,7 @@ static int transition(struct ks_store *store, const struct ks_caller *caller, co
 			goto fail;
 	}
 
-	rc = cf_audit_append(store->db, caller->identity, operation, id, "ok",
+	rc = ks_audit_record(store, caller->identity, operation, id, "ok",
 			     ks_state_name(next), err);
 	if (rc == 0)
 		rc = ks_commit(store, err);
@@ -671,7 +724,7 @@ int ks_rotate_kek(struct ks_store *store, const struct ks_caller *caller, int *n
 	char detail[64];
 	snprintf(detail, sizeof(detail), "kek_version=%d rewrapped=%lld", kek->version,
 		 (long long)count);
-	rc = cf_audit_append(store->db, caller->identity, "rotate-kek", "-", "ok", detail, err);
+	rc = ks_audit_record(store, caller->identity, "rotate-kek", "-", "ok", detail, err);
 	if (rc == 0)
 		rc = ks_commit(store, err);
 	if (rc != 0)
