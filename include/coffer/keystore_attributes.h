@@ -54,4 +54,16 @@ int ks_attr_match(struct ks_store *store, const char *id, const char *name,
 int ks_sync_defer(struct ks_store *store, bool defer, struct cf_error *err);
 int ks_sync(struct ks_store *store, struct cf_error *err);
 
+// Group commit of the audit records of successful Gets, for servers. With
+// max_records > 0, up to that many such records share one transaction
+// instead of one commit (a WAL write) each. The batch is committed when it
+// is full, by ks_flush_read_audit, before any mutation's transaction
+// starts, by ks_sync and by ks_close. The cost: a process crash loses the
+// records of the open batch, so the caller bounds its age by calling
+// ks_flush_read_audit on a timer. Mutations and their records are not
+// batched, and the SHA-256 chain is unchanged because records are still
+// appended one by one in order. 0 turns batching off (the default).
+int ks_batch_read_audit(struct ks_store *store, int max_records, struct cf_error *err);
+int ks_flush_read_audit(struct ks_store *store, struct cf_error *err);
+
 #endif

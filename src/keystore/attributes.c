@@ -51,8 +51,11 @@ int ks_sync(struct ks_store *store, struct cf_error *err)
 		"INSERT OR REPLACE INTO sync_marker (id, synced_at) VALUES (1, strftime('%s', 'now'));"
 		"PRAGMA synchronous=NORMAL";
 
+	int rc = ks_flush_read_audit(store, err);
+	if (rc != 0)
+		return rc;
 	if (sqlite3_exec(ks_database(store), sql, NULL, NULL, NULL) != SQLITE_OK) {
-		int rc = sql_error(store, err, "syncing the key store");
+		rc = sql_error(store, err, "syncing the key store");
 		sqlite3_exec(ks_database(store), "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 		return rc;
 	}

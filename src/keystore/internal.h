@@ -33,6 +33,12 @@ struct ks_store {
 		bool in_use;
 	} statements[KS_STATEMENT_CACHE_SIZE];
 	struct cf_audit_statements audit;
+	// Read audit batching (ks_batch_read_audit): the maximum number of
+	// records per batch, 0 when off, whether this store opened the current
+	// transaction for a batch, and how many records it holds.
+	int read_batch_max;
+	bool read_batch_open;
+	int read_batch_records;
 };
 
 // Reads (or, with create, makes) the master key file and fills store->keks.
@@ -63,7 +69,8 @@ int ks_audit_record(struct ks_store *store, const char *actor, const char *opera
 		    const char *object, const char *result, const char *detail,
 		    struct cf_error *err);
 
-// BEGIN IMMEDIATE / COMMIT / ROLLBACK on the store's database.
+// BEGIN IMMEDIATE / COMMIT / ROLLBACK on the store's database. ks_begin
+// first commits an open batch of read audit records.
 int ks_begin(struct ks_store *store, struct cf_error *err);
 int ks_commit(struct ks_store *store, struct cf_error *err);
 void ks_rollback(struct ks_store *store);

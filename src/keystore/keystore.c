@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #include <coffer/audit.h>
+#include <coffer/keystore_attributes.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -60,8 +61,48 @@ static int exec_sql(sqlite3 *db, const char *sql, struct cf_error *err)
 	return 0;
 }
 
+int ks_flush_read_audit(struct ks_store *store, struct cf_error *err)
+{
+	if (!store->read_batch_open)
+		return 0;
+	store->read_batch_open = false;
+	store->read_batch_records = 0;
+	// An I/O error inside the batch may already have rolled it back.
+	if (sqlite3_get_autocommit(store->db))
+		return 0;
+	int rc = exec_sql(store->db, "COMMIT", err);
+	if (rc != 0)
+		ks_rollback(store);
+	return rc;
+}
+
+int ks_batch_read_audit(struct ks_store *store, int max_records, struct cf_error *err)
+{
+	int rc = ks_flush_read_audit(store, err);
+	store->read_batch_max = max_records > 0 ? max_records : 0;
+	return rc;
+}
+
+// Appends the audit record of a successful read, inside the open batch
+// when batching is on.
+static void audit_read(struct ks_store *store, const char *actor, const char *operation,
+		       const char *id)
+{
+	if (store->read_batch_max > 0 && !store->read_batch_open &&
+	    sqlite3_get_autocommit(store->db) && exec_sql(store->db, "BEGIN IMMEDIATE", NULL) == 0)
+		store->read_batch_open = true;
+
+	ks_audit_record(store, actor, operation, id, "ok", NULL, NULL);
+
+	if (store->read_batch_open && ++store->read_batch_records >= store->read_batch_max)
+		ks_flush_read_audit(store, NULL);
+}
+
 int ks_begin(struct ks_store *store, struct cf_error *err)
 {
+	int rc = ks_flush_read_audit(store, err);
+	if (rc != 0)
+		return rc;
 	return exec_sql(store->db, "BEGIN IMMEDIATE", err);
 }
 
@@ -132,6 +173,9 @@ void ks_close(struct ks_store *store)
 {
 	if (store == NULL)
 		return;
+	if (store->db != NULL && ks_flush_read_audit(store, NULL) != 0)
+		cf_log(CF_LOG_ERROR, "keystore.audit_flush_failed",
+		       "error=\"the last batch of read audit records could not be committed\"");
 	for (size_t i = 0; i < KS_STATEMENT_CACHE_SIZE; i++)
 		sqlite3_finalize(store->statements[i].stmt);
 	cf_audit_statements_free(&store->audit);
@@ -217,7 +261,7 @@ static void audit_failure(struct ks_store *store, const struct ks_caller *caller
 {
 	char detail[64];
 	snprintf(detail, sizeof(detail), "errno=%d", -rc);
-	if (exec_sql(store->db, "BEGIN IMMEDIATE", NULL) != 0)
+	if (ks_begin(store, NULL) != 0)
 		return;
 	if (ks_audit_record(store, caller->identity, operation, id ? id : "-",
 			    rc == -EPERM ? "denied" : "failed", detail, NULL) == 0)
@@ -470,7 +514,7 @@ out:
 	if (rc != 0)
 		audit_failure(store, caller, "get", id, rc);
 	else
-		ks_audit_append(store, caller->identity, "get", id, "ok", NULL);
+		audit_read(store, caller->identity, "get", id);
 	return rc;
 }
 

@@ -33,6 +33,13 @@
 #define HANDSHAKE_TIMEOUT_MS 10000
 #define REQUEST_TIMEOUT_MS 30000
 #define THREAD_STACK_SIZE (512 * 1024)
+// Audit records of successful Gets are committed in batches of up to
+// READ_AUDIT_BATCH records, and the main thread commits an open batch
+// every READ_AUDIT_FLUSH_MS. A process crash loses the records of the open
+// batch (at most READ_AUDIT_BATCH, about READ_AUDIT_FLUSH_MS old). A mutation commits the batch before it starts, and
+// its own records are synced before its response is sent.
+#define READ_AUDIT_BATCH 256
+#define READ_AUDIT_FLUSH_MS 50
 
 struct server {
 	const struct kms_config *config;
@@ -386,7 +393,22 @@ static int open_store(struct server *s, struct cf_error *err)
 	// kms_handle_request, so individual commits need not wait for fsync.
 	if (rc == 0)
 		rc = ks_sync_defer(s->store, true, err);
+	if (rc == 0)
+		rc = ks_batch_read_audit(s->store, READ_AUDIT_BATCH, err);
 	return rc;
+}
+
+static void flush_read_audit(struct server *s)
+{
+	struct cf_error err = { 0 };
+	char quoted[CF_ERROR_MAX + 8];
+
+	pthread_mutex_lock(&s->store_lock);
+	int rc = ks_flush_read_audit(s->store, &err);
+	pthread_mutex_unlock(&s->store_lock);
+	if (rc != 0)
+		cf_log(CF_LOG_ERROR, "kms_audit_flush_failed", "error=%s",
+		       cf_log_quote(quoted, sizeof(quoted), cf_error_message(&err, rc)));
 }
 
 static void run_accept_loop(struct server *s, int listen_fd, int signal_fd)
@@ -400,8 +422,16 @@ static void run_accept_loop(struct server *s, int listen_fd, int signal_fd)
 		{ .fd = listen_fd, .events = POLLIN },
 		{ .fd = signal_fd, .events = POLLIN },
 	};
+	int64_t last_flush = kmip_monotonic_ms();
 	while (!s->stopping) {
-		int n = poll(fds, 2, -1);
+		int n = poll(fds, 2, READ_AUDIT_FLUSH_MS);
+		int64_t now = kmip_monotonic_ms();
+		if (now - last_flush >= READ_AUDIT_FLUSH_MS) {
+			flush_read_audit(s);
+			last_flush = now;
+		}
+		if (n == 0)
+			continue;
 		if (n < 0 && errno != EINTR) {
 			cf_log(CF_LOG_ERROR, "kms_poll_failed", "error=\"%s\"", strerror(errno));
 			break;

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <coffer/keystore.h>
+#include <coffer/keystore_attributes.h>
 #include <sqlite3.h>
 
 static const struct ks_caller alice = { "spiffe://coffer/node/alice", false };
@@ -256,6 +257,81 @@ static void unsupported_size_rejected(void **state)
 	assert_non_null(strstr(err.message, "100 bits"));
 }
 
+static int64_t audit_records(struct ks_store *store)
+{
+	int64_t records = 0;
+	assert_int_equal(ks_audit_verify(store, &records, NULL, NULL), 0);
+	return records;
+}
+
+static void get_and_free(struct ks_store *store, const struct ks_caller *caller, const char *id,
+			 int expected)
+{
+	uint8_t *key = NULL;
+	size_t size = 0;
+	assert_int_equal(ks_get_material(store, caller, id, &key, &size, NULL), expected);
+	cf_secure_free(key);
+}
+
+static void read_audit_batch_commits(void **state)
+{
+	struct fixture *f = *state;
+	char id[KS_ID_MAX];
+	sqlite3 *db = ks_database(f->store);
+
+	assert_int_equal(ks_create_key(f->store, &alice, KS_ALG_AES, 256, NULL, true, id, NULL), 0);
+	int64_t before = audit_records(f->store);
+	assert_int_equal(ks_batch_read_audit(f->store, 4, NULL), 0);
+
+	// Three Gets stay in the open batch transaction.
+	for (int i = 0; i < 3; i++)
+		get_and_free(f->store, &alice, id, 0);
+	assert_int_equal(sqlite3_get_autocommit(db), 0);
+	assert_int_equal(audit_records(f->store), before + 3);
+
+	// A denied Get commits the batch before it records the denial.
+	get_and_free(f->store, &bob, id, -EPERM);
+	assert_int_not_equal(sqlite3_get_autocommit(db), 0);
+	assert_int_equal(audit_records(f->store), before + 4);
+
+	// The fourth record of a batch commits it.
+	for (int i = 0; i < 4; i++)
+		get_and_free(f->store, &alice, id, 0);
+	assert_int_not_equal(sqlite3_get_autocommit(db), 0);
+
+	// A mutation commits an open batch first, then runs its own transaction.
+	get_and_free(f->store, &alice, id, 0);
+	assert_int_equal(sqlite3_get_autocommit(db), 0);
+	assert_int_equal(ks_create_key(f->store, &alice, KS_ALG_AES, 256, NULL, true, id, NULL), 0);
+	assert_int_not_equal(sqlite3_get_autocommit(db), 0);
+	assert_int_equal(audit_records(f->store), before + 4 + 4 + 1 + 2);
+
+	// ks_flush_read_audit commits a partial batch.
+	get_and_free(f->store, &alice, id, 0);
+	assert_int_equal(ks_flush_read_audit(f->store, NULL), 0);
+	assert_int_not_equal(sqlite3_get_autocommit(db), 0);
+	assert_int_equal(audit_records(f->store), before + 12);
+}
+
+static void read_audit_batch_survives_close(void **state)
+{
+	struct fixture *f = *state;
+	char id[KS_ID_MAX];
+	struct ks_options options = { .dir = f->dir };
+
+	assert_int_equal(ks_create_key(f->store, &alice, KS_ALG_AES, 256, NULL, true, id, NULL), 0);
+	int64_t before = audit_records(f->store);
+	assert_int_equal(ks_batch_read_audit(f->store, 100, NULL), 0);
+	for (int i = 0; i < 5; i++)
+		get_and_free(f->store, &alice, id, 0);
+
+	// ks_close commits the open batch, so a new handle sees every record.
+	ks_close(f->store);
+	f->store = NULL;
+	assert_int_equal(ks_open(&f->store, &options, NULL), 0);
+	assert_int_equal(audit_records(f->store), before + 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +346,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(rotate_keeps_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(master_key_mode_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(unsupported_size_rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(read_audit_batch_commits, setup, teardown),
+		cmocka_unit_test_setup_teardown(read_audit_batch_survives_close, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
