@@ -35,9 +35,10 @@
 #define THREAD_STACK_SIZE (512 * 1024)
 // Audit records of successful Gets are committed in batches of up to
 // READ_AUDIT_BATCH records, and the main thread commits an open batch
-// every READ_AUDIT_FLUSH_MS. A process crash loses the records of the open
-// batch (at most READ_AUDIT_BATCH, about READ_AUDIT_FLUSH_MS old). A mutation commits the batch before it starts, and
-// its own records are synced before its response is sent.
+// every READ_AUDIT_FLUSH_MS. A process crash loses the records of the
+// open batch (at most READ_AUDIT_BATCH, about READ_AUDIT_FLUSH_MS old).
+// A mutation commits the batch before it starts, and its own records are
+// synced before its response is sent.
 #define READ_AUDIT_BATCH 256
 #define READ_AUDIT_FLUSH_MS 50
 
