@@ -127,6 +127,26 @@ printf 'FROM alpine:latest\n' | "$COFFER_BIN" scan dockerfile --format json - >s
 grep -q '"DL3007"' stdin.json || fail "standard input was not linted"
 grep -q '"file": "-"' stdin.json || fail "standard input is not named - in findings"
 
+step "downloads over plain HTTP are reported with their URL"
+cat >Dockerfile.http <<'DOCKERFILE'
+FROM alpine:3.19
+RUN wget -O /tmp/tool http://example.com/tool
+RUN curl -fsSLo /tmp/other http://example.com/other
+ADD http://example.com/data.tgz /data/
+RUN curl -fsSLo /tmp/local http://127.0.0.1:8080/local
+DOCKERFILE
+rc=0
+"$COFFER_BIN" scan dockerfile --format json Dockerfile.http >http.json || rc=$?
+[ "$rc" = 1 ] || fail "plain-HTTP downloads exited $rc"
+/usr/bin/python3 - http.json <<'PY' || fail "plain-HTTP findings are wrong: $(cat http.json)"
+import json, sys
+hits = sorted((f["line"], f["message"]) for f in json.load(open(sys.argv[1]))["findings"]
+              if f["rule_id"] == "CF-DF-019")
+assert [line for line, _ in hits] == [2, 3, 4], hits
+for (line, message), url in zip(hits, ["tool", "other", "data.tgz"]):
+    assert "http://example.com/" + url in message, message
+PY
+
 step "a directory without Dockerfiles is an input error"
 mkdir -p empty no-dockerfile/sub
 printf 'notes\n' >no-dockerfile/README

@@ -486,6 +486,24 @@ static const struct rule_case cases[] = {
 	{ "CF-DF-018", 2, F "ARG NPM_TOKEN\nRUN npm ci\n", 0 },
 	{ "CF-DF-018", 0, F "ARG VERSION\n", 0 },
 	{ "CF-DF-018", 0, F "ARG TOKEN_FILE\n", 0 },
+	{ "CF-DF-019", 2, F "RUN wget -O /tmp/tool http://example.com/tool\n", 0 },
+	{ "CF-DF-019", 3, F "RUN set -e; \\\n  curl -fsSLo /tmp/t.tgz http://example.com/t.tgz && tar xzf /tmp/t.tgz\n", 0 },
+	{ "CF-DF-019", 2, F "ADD http://example.com/tool.tgz /tmp/\n", 0 },
+	{ "CF-DF-019", 2, F "RUN [\"curl\", \"-o\", \"/t\", \"HTTP://example.com/t\"]\n", 0 },
+	{ "CF-DF-019", 2, F "RUN curl --url=http://user@example.com:8080/t -o /t\n", 0 },
+	{ "CF-DF-019", 2, F "RUN busybox wget http://example.com/t && aria2c http://example.com/u\n", 0 },
+	{ "CF-DF-019", 2, F "RUN git clone http://example.com/repo.git /src\n", 0 },
+	{ "CF-DF-019", 2, F "RUN wget http://example.com/t && sha1sum -c t.sha1\n", 0 },
+	{ "CF-DF-019", 2, F "RUN wget http://example.com/t && shasum -c t.sha\n", 0 },
+	{ "CF-DF-019", 0, F "RUN curl -fsSLo /tmp/tool https://example.com/tool\n", 0 },
+	{ "CF-DF-019", 0, F "RUN wget -q http://localhost:8080/tool && curl http://127.0.0.1/t http://[::1]:80/u\n", 0 },
+	{ "CF-DF-019", 0, F "ADD --checksum=sha256:abc http://example.com/t.tgz /tmp/\n", 0 },
+	{ "CF-DF-019", 0, F "ADD https://example.com/t.tgz /tmp/\n", 0 },
+	{ "CF-DF-019", 0, F "RUN wget -O t.tgz http://example.com/t.tgz \\\n && echo \"$SUM *t.tgz\" | sha256sum -c -\n", 0 },
+	{ "CF-DF-019", 0, F "RUN curl -o t http://example.com/t && curl -o t.asc http://example.com/t.asc && gpg --batch --verify t.asc t\n", 0 },
+	{ "CF-DF-019", 0, F "RUN wget http://example.com/t && shasum -a 256 -c t.sha256\n", 0 },
+	{ "CF-DF-019", 0, F "RUN echo 'deb http://deb.debian.org/debian bookworm main' > /etc/apt/sources.list\n", 0 },
+	{ "CF-DF-019", 0, F "RUN curl -fsSL \"$TOOL_URL\" -o /tmp/tool\n", 0 },
 };
 
 struct fixture {
@@ -743,6 +761,33 @@ static void config_label_schema(void **state)
 	scan_config_free(&config);
 }
 
+static void plain_http_message_names_url(void **state)
+{
+	const struct fixture *fx = *state;
+	const char *dockerfile = "FROM alpine:3.19\n"
+				 "RUN wget -q -O /tmp/tool http://example.com/tool\n"
+				 "ADD http://example.com/data.tgz /data/\n";
+	struct scan_report *report = lint(fx, dockerfile, 0, NULL);
+	int seen = 0;
+	for (size_t i = 0; i < scan_report_count(report); i++) {
+		const struct scan_finding *finding = scan_report_get(report, i);
+		if (strcmp(finding->rule->id, "CF-DF-019") != 0)
+			continue;
+		seen++;
+		if (finding->location.line == 2) {
+			assert_non_null(strstr(finding->message, "http://example.com/tool"));
+			assert_int_equal(finding->location.column, 26);
+		} else {
+			assert_int_equal(finding->location.line, 3);
+			assert_non_null(strstr(finding->message, "http://example.com/data.tgz"));
+		}
+		assert_int_equal(finding->severity, SCAN_SEV_WARNING);
+		assert_non_null(strstr(finding->fix, "https"));
+	}
+	assert_int_equal(seen, 2);
+	scan_report_free(report);
+}
+
 static void digest_severity_levels(void **state)
 {
 	const struct fixture *fx = *state;
@@ -771,6 +816,7 @@ int main(void)
 		cmocka_unit_test(config_ignore_and_severity),
 		cmocka_unit_test(config_label_schema),
 		cmocka_unit_test(digest_severity_levels),
+		cmocka_unit_test(plain_http_message_names_url),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -280,7 +280,7 @@ enum df_rule_id {
 	DF_R_SECRET_VALUE, DF_R_SECRET_FILE, DF_R_NO_DOCKERIGNORE, DF_R_ADD_NO_CHECKSUM,
 	DF_R_PIPE_TO_SHELL, DF_R_TLS_DISABLED, DF_R_UNSIGNED_PACKAGES, DF_R_PIP_TRUSTED_HOST,
 	DF_R_WORLD_WRITABLE, DF_R_SETUID, DF_R_INSECURE_RUN, DF_R_EXPOSE_SSH, DF_R_SSHD,
-	DF_R_SECRET_ARG,
+	DF_R_SECRET_ARG, DF_R_PLAIN_HTTP,
 	DF_RULE_COUNT,
 };
 
@@ -322,6 +322,11 @@ struct df_image_ref {
 	char *digest;
 };
 void df_image_parse(struct df_arena *arena, const char *image, struct df_image_ref *ref);
+
+// True when url starts with http:// (any case) and its host is not a
+// loopback name or address (localhost, 127.0.0.0/8, [::1]), whose traffic
+// never leaves the build container.
+bool df_url_plain_http(const char *url);
 
 // True when a chmod mode (octal or symbolic) gives others write access
 // without the sticky bit, or sets the setuid or setgid bit.

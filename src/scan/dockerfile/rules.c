@@ -277,6 +277,13 @@ const struct scan_rule df_rules[DF_RULE_COUNT] = {
 	[DF_R_SECRET_ARG] = RULE("CF-DF-018", SCAN_SEV_WARNING, "Build secret passed through ARG",
 		"ARG values are recorded in the image history of every RUN that uses them.",
 		"Use RUN --mount=type=secret,id=NAME and read /run/secrets/NAME."),
+	[DF_R_PLAIN_HTTP] = RULE("CF-DF-019", SCAN_SEV_WARNING, "Download over plain HTTP",
+		"A file fetched over http:// (by curl, wget, aria2c, axel, fetch, git or ADD) can be "
+		"read and replaced by anyone on the network path. Not reported: loopback hosts "
+		"(localhost, 127.0.0.0/8, [::1]), an ADD with --checksum, and a RUN that also "
+		"checks a checksum (sha224sum to sha512sum, b2sum or shasum -a 256 and up, with -c) "
+		"or a signature (gpg --verify, gpgv). URLs held in variables are not followed.",
+		"Download over https:// and verify a checksum of the file (sha256sum -c, or ADD --checksum)."),
 };
 
 // ---- reporting -----------------------------------------------------------------
@@ -654,6 +661,45 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
+static bool is_loopback_host(const char *host, size_t len)
+{
+	if (len == 9 && strncasecmp(host, "localhost", 9) == 0)
+		return true;
+	if (len == 5 && strncmp(host, "[::1]", 5) == 0)
+		return true;
+	if (len < 4 || strncmp(host, "127.", 4) != 0)
+		return false;
+	for (size_t i = 4; i < len; i++) {
+		if (!isdigit((unsigned char)host[i]) && host[i] != '.')
+			return false;
+	}
+	return true;
+}
+
+bool df_url_plain_http(const char *url)
+{
+	if (strncasecmp(url, "http://", 7) != 0)
+		return false;
+
+	// The authority ends at the path, query or fragment. Skip user
+	// information before an @ and the port after the host.
+	const char *authority = url + 7;
+	size_t end = strcspn(authority, "/?#");
+	const char *at = memchr(authority, '@', end);
+	const char *host = at != NULL ? at + 1 : authority;
+	size_t host_len = (size_t)(authority + end - host);
+	if (host[0] == '[') {
+		const char *close = memchr(host, ']', host_len);
+		if (close != NULL)
+			host_len = (size_t)(close - host) + 1;
+	} else {
+		const char *colon = memchr(host, ':', host_len);
+		if (colon != NULL)
+			host_len = (size_t)(colon - host);
+	}
+	return !is_loopback_host(host, host_len);
+}
+
 static bool is_tar_archive(const char *s)
 {
 	static const char *const suffixes[] = {
@@ -812,6 +858,10 @@ static void check_copy(struct df_lint *lint, const struct df_instruction *inst)
 		    !git)
 			df_report(lint, DF_R_ADD_NO_CHECKSUM, src->line, src->column,
 				  "ADD %s fetches remote content without --checksum", src->value);
+		if (inst->kind == DF_ADD && df_url_plain_http(src->value) &&
+		    find_flag(inst, "checksum") == NULL)
+			df_report(lint, DF_R_PLAIN_HTTP, src->line, src->column,
+				  "ADD fetches %s over plain HTTP", src->value);
 		if (inst->kind == DF_ADD && !is_url(src->value) && !is_tar_archive(src->value) &&
 		    strncmp(src->value, "git@", 4) != 0 && !git) {
 			df_report(lint, DF_R_DL3020, src->line, src->column,

@@ -25,6 +25,8 @@ struct run_part {
 };
 
 #define MAX_PARTS 16
+// Plain-HTTP URLs reported per RUN; later ones in the same RUN are dropped.
+#define MAX_PLAIN_HTTP 8
 
 struct run_state {
 	struct df_lint *lint;
@@ -41,6 +43,14 @@ struct run_state {
 	bool yum_clean, dnf_clean, zypper_clean, yarn_clean;
 	bool pipefail_set;
 	bool pip_no_cache_env; // ENV PIP_NO_CACHE_DIR came earlier in the stage
+	// Plain-HTTP downloads, reported at the end of the RUN unless it also
+	// verifies a checksum or signature.
+	struct {
+		const struct run_part *part;
+		const struct df_shell_word *url;
+	} plain_http[MAX_PLAIN_HTTP];
+	size_t plain_http_count;
+	bool download_verified;
 };
 
 struct stage_state {
@@ -698,6 +708,59 @@ static void note_archive_extract(struct run_state *state, struct stage_state *st
 	}
 }
 
+// Notes every plain-HTTP URL among the operands of a download command.
+static void note_plain_http(struct run_state *state, const struct run_part *part,
+			    const struct df_command *cmd, size_t from)
+{
+	for (size_t i = from; i < cmd->word_count; i++) {
+		const struct df_shell_word *word = &cmd->words[i];
+		const char *url = word->value;
+		// curl and wget also take the URL glued to an option: --url=URL.
+		const char *equals = strchr(url, '=');
+		if (url[0] == '-' && equals != NULL)
+			url = equals + 1;
+		if (!df_url_plain_http(url) || state->plain_http_count >= MAX_PLAIN_HTTP)
+			continue;
+		state->plain_http[state->plain_http_count].part = part;
+		state->plain_http[state->plain_http_count].url = word;
+		state->plain_http_count++;
+	}
+}
+
+// True for a command that fails when a file does not match a checksum or
+// signature strong enough to stop a replaced download: SHA-2 or BLAKE2
+// sums with -c, or a GnuPG signature check. md5sum and sha1sum do not
+// count.
+static bool verifies_download(const struct df_command *cmd, size_t start)
+{
+	const char *name = base_name(cmd->words[start].value);
+	static const char *const check_long[] = { "--check", NULL };
+
+	if (listed("sha224sum sha256sum sha384sum sha512sum b2sum", name))
+		return has_option(cmd, start + 1, "c", check_long);
+	if (strcmp(name, "shasum") == 0) {
+		// shasum uses SHA-1 unless -a or --algorithm names a SHA-2 variant.
+		for (size_t i = start + 1; i < cmd->word_count; i++) {
+			const char *w = cmd->words[i].value;
+			const char *algorithm = NULL;
+			if ((strcmp(w, "-a") == 0 || strcmp(w, "--algorithm") == 0) &&
+			    i + 1 < cmd->word_count)
+				algorithm = cmd->words[i + 1].value;
+			else if (strncmp(w, "--algorithm=", 12) == 0)
+				algorithm = w + 12;
+			if (algorithm != NULL)
+				return listed("224 256 384 512 512224 512256", algorithm) &&
+				       has_option(cmd, start + 1, "c", check_long);
+		}
+		return false;
+	}
+	if (strcmp(name, "gpgv") == 0 || strcmp(name, "gpgv2") == 0)
+		return true;
+	if (strcmp(name, "gpg") == 0 || strcmp(name, "gpg2") == 0)
+		return has_option(cmd, start + 1, NULL, (const char *const[]){ "--verify", NULL });
+	return false;
+}
+
 static void check_command(struct run_state *state, struct stage_state *stage,
 			  const struct run_part *part, const struct df_script *script, size_t index)
 {
@@ -715,6 +778,8 @@ static void check_command(struct run_state *state, struct stage_state *stage,
 		return;
 	const struct df_shell_word *program = &cmd->words[start];
 	const char *name = base_name(program->value);
+	if (verifies_download(cmd, start))
+		state->download_verified = true;
 
 	if (listed("ssh vim nano shutdown service ps free top kill mount ifconfig", name))
 		report_at(state, part, program, DF_R_DL3001,
@@ -766,13 +831,22 @@ static void check_command(struct run_state *state, struct stage_state *stage,
 			state->yarn_part = part;
 		}
 	} else if (strcmp(name, "curl") == 0 || strcmp(name, "wget") == 0) {
+		note_plain_http(state, part, cmd, start + 1);
 		check_download(state, stage, part, script, index, start);
+	} else if (listed("aria2c axel fetch", name)) {
+		note_plain_http(state, part, cmd, start + 1);
+	} else if (strcmp(name, "busybox") == 0 && start + 1 < cmd->word_count &&
+		   word_is(&cmd->words[start + 1], "wget")) {
+		note_plain_http(state, part, cmd, start + 2);
 	} else if (strcmp(name, "chmod") == 0 || strcmp(name, "mkdir") == 0 ||
 		   strcmp(name, "install") == 0) {
 		check_chmod_like(state, part, cmd, start);
 	} else if (strcmp(name, "useradd") == 0) {
 		check_useradd(state, part, cmd, start);
 	} else if (strcmp(name, "git") == 0) {
+		size_t sub = next_operand(cmd, start + 1, "-C -c --git-dir --work-tree");
+		if (sub < cmd->word_count && listed("clone fetch pull", cmd->words[sub].value))
+			note_plain_http(state, part, cmd, sub + 1);
 		check_git(state, part, cmd, start);
 	} else if (strcmp(name, "tar") == 0) {
 		note_archive_extract(state, stage, cmd, start);
@@ -920,6 +994,11 @@ static void finish_run(struct run_state *state, struct stage_state *stage)
 		report_at(state, state->yarn_part, state->yarn_install, DF_R_DL3060,
 			  "%s install runs without yarn cache clean in the same RUN",
 			  state->yarn_install->value);
+
+	for (size_t i = 0; i < state->plain_http_count && !state->download_verified; i++)
+		report_at(state, state->plain_http[i].part, state->plain_http[i].url, DF_R_PLAIN_HTTP,
+			  "%s is downloaded over plain HTTP and not verified in this RUN",
+			  state->plain_http[i].url->value);
 
 	bool pipe = false;
 	for (size_t i = 0; i < state->part_count; i++) {
