@@ -62,11 +62,19 @@ step "more files than the server's descriptor limit"
 # A server limited to 256 descriptors must still serve 2000 files, since
 # it keeps descriptors only for directories.
 mkdir -p "$W/many_cipher" "$W/many"
+on_exit "fusermount3 -uz $W/many"
 (
 	ulimit -n 256
 	coffer_fuse_mount "$W/many_cipher" "$W/many" "$W/key"
 )
-"$COFFER_BUILD_DIR/bench_smallfiles" "$W/many" 2000 4 100 || fail "cannot create 2000 files"
+python3 - "$W/many" <<'PY' || fail "cannot create 2000 files"
+import os, sys
+for i in range(2000):
+    d = os.path.join(sys.argv[1], f"d{i % 4}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"f{i}"), "wb") as f:
+        f.write(bytes([i % 256]) * 100)
+PY
 count=$(find "$W/many" -type f -print0 | xargs -0 cat | wc -c)
 [ "$count" = 200000 ] || fail "read $count bytes back from 2000 files, expected 200000"
 rm -rf "${W:?}/many/"* || fail "cannot remove the 2000 files"
