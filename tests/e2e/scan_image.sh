@@ -29,13 +29,13 @@ scan_json() { # IMAGE [OPTIONS...] -> stdout JSON
 
 step "database import and info"
 "$COFFER_BIN" db import "$DATA/osv" --db "$W/osv.db" >"$W/import.txt"
-grep -q "13 advisories imported" "$W/import.txt" || fail "import: $(cat "$W/import.txt")"
+grep -q "14 advisories imported" "$W/import.txt" || fail "import: $(cat "$W/import.txt")"
 "$COFFER_BIN" db info --db "$W/osv.db" >"$W/info.txt"
 grep -q "Debian:12" "$W/info.txt" || fail "db info lacks Debian:12: $(cat "$W/info.txt")"
 grep -q "imported 20" "$W/info.txt" || fail "db info lacks the import time"
 (cd "$DATA/osv" && zip -q "$W/all.zip" ./*.json -x expected.json)
-"$COFFER_BIN" db import "$W/all.zip" --db "$W/zip.db" | grep -q "13 advisories imported" ||
-	fail "zip import did not import 13 advisories"
+"$COFFER_BIN" db import "$W/all.zip" --db "$W/zip.db" | grep -q "14 advisories imported" ||
+	fail "zip import did not import 14 advisories"
 
 step "every format and compression lists the same packages"
 for format in docker-archive oci-archive oci-dir; do
@@ -110,7 +110,7 @@ grep -q "^SEVERITY  ID  *PACKAGE  *INSTALLED  *FIXED  *LAYER$" "$W/text.txt" ||
 	fail "text output has no table header: $(cat "$W/text.txt")"
 [ "$(grep -A1 '^SEVERITY' "$W/text.txt" | tail -1 | cut -d' ' -f1)" = critical ] ||
 	fail "the first table row is not the most severe finding"
-grep -q "^5 vulnerabilities, 4 other findings$" "$W/text.txt" || fail "text summary line missing"
+grep -q "^6 vulnerabilities, 4 other findings$" "$W/text.txt" || fail "text summary line missing"
 
 step "configuration findings, including a key deleted in a later layer"
 $PY - "$W/docker-archive.json" <<'PYEOF' || fail "configuration findings wrong"
@@ -169,6 +169,21 @@ $PY "$TOOLS/validate_json_schema.py" "$SCHEMAS/sarif-schema-2.1.0.json" "$W/out.
 	--format cyclonedx >"$W/out.cdx.json"
 $PY "$TOOLS/validate_cyclonedx.py" "$SCHEMAS" "$W/out.cdx.json" ||
 	fail "CycloneDX output is not valid CycloneDX 1.5"
+
+step "an advisory with only a CVSS v4.0 vector gets its score"
+$PY - "$W/docker-archive.json" "$W/out.cdx.json" <<'PYEOF' || fail "CVSS v4.0 score missing"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+finding = [f for f in doc["findings"] if f["rule_id"] == "DEBIAN-CVE-2024-0014"][0]
+assert finding["cvss_score"] == 8.3, finding
+assert finding["cvss_vector"].startswith("CVSS:4.0/"), finding
+bom = json.load(open(sys.argv[2]))
+vuln = [v for v in bom["vulnerabilities"] if v["id"] == "DEBIAN-CVE-2024-0014"][0]
+rating = vuln["ratings"][0]
+assert rating["method"] == "CVSSv4", rating
+assert rating["score"] == 8.3, rating
+assert rating["severity"] == "high", rating
+PYEOF
 
 step "whiteouts: deleted and replaced databases, opaque directories"
 cat >"$W/whiteouts.json" <<'SPECEOF'

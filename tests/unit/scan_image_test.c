@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Image scanner units: package database parsers, os-release, CVSS v3
-// scores, OSV range evaluation through an in-memory database, and the
-// ignore file.
+// scores, OSV range evaluation and severity choice through an in-memory
+// database, and the ignore file.
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -275,6 +275,89 @@ static void test_osv_rejects_non_advisory(void **state)
 	vulndb_close(db);
 }
 
+// Imports one npm advisory for package "x" 1.0.0 with the given "severity"
+// list and returns the single match in *out.
+static void match_with_severity(const char *severity_json, struct vulndb_match_list *out)
+{
+	struct vulndb *db = NULL;
+	struct cf_error err = { 0 };
+	char doc[1024];
+
+	snprintf(doc, sizeof(doc),
+		 "{\"id\": \"SEV-1\", \"severity\": %s, \"affected\": [{\"package\": "
+		 "{\"ecosystem\": \"npm\", \"name\": \"x\"}, \"versions\": [\"1.0.0\"]}]}",
+		 severity_json);
+	assert_int_equal(vulndb_open(":memory:", true, &db, &err), 0);
+	assert_int_equal(vulndb_import_buffer(db, doc, strlen(doc), "severity", &err), 0);
+	struct image_package package = { IMAGE_PKG_NPM, "x", "1.0.0", "x", "1.0.0", "npm", "p", 0, NULL };
+	struct image_scan scan = { .packages = &package, .package_count = 1 };
+	assert_int_equal(vulndb_match_scan(db, &scan, out, &err), 0);
+	assert_int_equal(out->count, 1);
+	vulndb_close(db);
+}
+
+static void test_osv_cvss4_only_severity(void **state)
+{
+	(void)state;
+	struct vulndb_match_list matches;
+	// 8.3 in the test data of the Python "cvss" library (tests/vectors_simple4).
+	const char *v4 = "CVSS:4.0/AV:N/AC:L/AT:N/PR:L/UI:N/VC:H/VI:N/VA:N/SC:H/SI:N/SA:N";
+	char severity[256];
+	snprintf(severity, sizeof(severity), "[{\"type\": \"CVSS_V4\", \"score\": \"%s\"}]", v4);
+
+	match_with_severity(severity, &matches);
+	assert_int_equal(matches.items[0].severity, SCAN_SEV_HIGH);
+	assert_string_equal(matches.items[0].severity_source, "cvss_v4");
+	assert_string_equal(matches.items[0].cvss_vector, v4);
+	assert_float_equal(matches.items[0].cvss_score, 8.3, 1e-9);
+	vulndb_match_list_free(&matches);
+
+	// A v4 vector with no impact on any system scores 0.0, rated none.
+	match_with_severity("[{\"type\": \"CVSS_V4\", \"score\": "
+			    "\"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:N/SC:N/SI:N/SA:N\"}]",
+			    &matches);
+	assert_int_equal(matches.items[0].severity, SCAN_SEV_NONE);
+	assert_string_equal(matches.items[0].severity_source, "cvss_v4");
+	assert_float_equal(matches.items[0].cvss_score, 0.0, 1e-9);
+	vulndb_match_list_free(&matches);
+}
+
+static void test_osv_cvss_version_choice(void **state)
+{
+	(void)state;
+	struct vulndb_match_list matches;
+
+	// A v3 vector wins over a v4 vector in the same advisory.
+	match_with_severity("[{\"type\": \"CVSS_V4\", \"score\": "
+			    "\"CVSS:4.0/AV:N/AC:L/AT:N/PR:L/UI:N/VC:H/VI:N/VA:N/SC:H/SI:N/SA:N\"}, "
+			    "{\"type\": \"CVSS_V3\", \"score\": "
+			    "\"CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:N/A:N\"}]",
+			    &matches);
+	assert_int_equal(matches.items[0].severity, SCAN_SEV_LOW);
+	assert_string_equal(matches.items[0].severity_source, "cvss_v3");
+	assert_float_equal(matches.items[0].cvss_score, 3.1, 1e-9);
+	vulndb_match_list_free(&matches);
+
+	// An invalid v4 vector is kept but leaves the score unknown.
+	match_with_severity("[{\"type\": \"CVSS_V4\", \"score\": "
+			    "\"CVSS:4.0/AV:N/AC:L/AT:N/PR:L/UI:N/VC:H/VI:N/VA:N/SC:H/SI:N\"}]",
+			    &matches);
+	assert_int_equal(matches.items[0].severity, SCAN_SEV_INFO);
+	assert_string_equal(matches.items[0].severity_source, "none");
+	assert_non_null(matches.items[0].cvss_vector);
+	assert_true(matches.items[0].cvss_score < 0);
+	vulndb_match_list_free(&matches);
+
+	// A vendor rating still wins over any vector.
+	match_with_severity("[{\"type\": \"Ubuntu\", \"score\": \"low\"}, {\"type\": \"CVSS_V4\", "
+			    "\"score\": \"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H\"}]",
+			    &matches);
+	assert_int_equal(matches.items[0].severity, SCAN_SEV_LOW);
+	assert_string_equal(matches.items[0].severity_source, "vendor");
+	assert_float_equal(matches.items[0].cvss_score, 10.0, 1e-9);
+	vulndb_match_list_free(&matches);
+}
+
 // ---- ignore file ---------------------------------------------------------------
 
 static void write_file(const char *path, const char *text)
@@ -337,6 +420,8 @@ int main(void)
 		cmocka_unit_test(test_osv_range_cases),
 		cmocka_unit_test(test_osv_withdrawn_ignored),
 		cmocka_unit_test(test_osv_rejects_non_advisory),
+		cmocka_unit_test(test_osv_cvss4_only_severity),
+		cmocka_unit_test(test_osv_cvss_version_choice),
 		cmocka_unit_test(test_ignore_file_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

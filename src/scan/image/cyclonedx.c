@@ -139,6 +139,8 @@ static json_t *vulnerability_for(const struct image_scan *scan, const struct vul
 	} else if (m->cvss_vector != NULL) {
 		json_object_set_new(rating, "method", json_string("CVSSv4"));
 		json_object_set_new(rating, "vector", json_string(m->cvss_vector));
+		if (m->cvss_score >= 0)
+			json_object_set_new(rating, "score", json_real(m->cvss_score));
 	}
 
 	json_t *v = json_pack("{s:s, s:[o], s:[{s:s}]}", "id", m->id, "ratings", rating, "affects",

@@ -10,6 +10,7 @@
 #include <coffer/vulndb.h>
 
 #include "scan/version/version.h"
+#include "scan/vulndb/cvss4.h"
 #include "scan/vulndb/internal.h"
 
 #include <errno.h>
@@ -179,7 +180,9 @@ static enum scan_severity severity_from_score(double score)
 }
 
 // Chooses the severity: the vendor's rating for the affected package, a
-// vendor entry in the advisory's severity list, then the CVSS v3 vector.
+// vendor entry in the advisory's severity list, then the score of the CVSS
+// v3 vector or, when the advisory has none, of the CVSS v4.0 vector. An
+// invalid vector leaves the score unknown (-1).
 static int set_severity(struct vulndb_match *m, const char *vendor, const char *severity_json)
 {
 	m->severity = SCAN_SEV_INFO;
@@ -202,11 +205,17 @@ static int set_severity(struct vulndb_match *m, const char *vendor, const char *
 			listed_vendor = score;
 	}
 
+	const char *score_source = NULL;
 	if (v3 != NULL) {
 		m->cvss_vector = strdup(v3);
 		m->cvss_score = vulndb_cvss3_score(v3);
+		score_source = "cvss_v3";
 	} else if (v4 != NULL) {
+		double score;
 		m->cvss_vector = strdup(v4);
+		if (cvss4_score(v4, &score, NULL) == 0)
+			m->cvss_score = score;
+		score_source = "cvss_v4";
 	}
 
 	if (severity_from_word(vendor, &m->severity) ||
@@ -214,11 +223,8 @@ static int set_severity(struct vulndb_match *m, const char *vendor, const char *
 		source = "vendor";
 	} else if (m->cvss_score >= 0) {
 		m->severity = severity_from_score(m->cvss_score);
-		source = "cvss_v3";
+		source = score_source;
 	}
-	// TODO: CVSS v4 vectors are stored but not scored, because the v4
-	// score needs the specification's macro-vector table. Such findings
-	// keep severity "info" unless a vendor rating exists.
 	json_decref(list);
 	m->severity_source = strdup(source);
 	return m->severity_source != NULL ? 0 : -ENOMEM;
