@@ -33,6 +33,19 @@ int scan_severity_parse(const char *name, enum scan_severity *severity);
 // Rank used for thresholds: warning == medium, error == high.
 int scan_severity_rank(enum scan_severity severity);
 
+// The --fail-on levels that scan_severity_parse accepts, lowest rank first,
+// for help text and error messages of every scanner command.
+#define SCAN_FAIL_ON_LEVELS "style, info, low, warning, medium, error, high, critical or none"
+
+// --fail-on help lines shared by the scanner commands; the option column
+// is 25 characters wide.
+#define SCAN_FAIL_ON_HELP \
+	"      --fail-on LEVEL    exit 1 when a finding is at or above LEVEL: style,\n" \
+	"                         info, low, warning, medium, error, high, critical,\n" \
+	"                         or none to never exit 1. warning ranks with medium\n" \
+	"                         and error with high, so --fail-on critical ignores\n" \
+	"                         error findings.\n"
+
 // Static description of a rule; lives as long as the program.
 struct scan_rule {
 	const char *id;          // "DL3007", "CF-DF-001", "PSS-PRIVILEGED"

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-// File names that a directory search lints; scan_dockerfile_name_matches
-// decides, and this text names them in help and errors.
+// File names that a directory search lints, for error messages. The
+// matching itself is scan_dockerfile_name_matches.
 #define SEARCHED_NAMES \
 	"Dockerfile, Dockerfile.*, *.Dockerfile, Containerfile, Containerfile.* and *.Containerfile"
 
@@ -28,27 +28,33 @@ static void print_help(FILE *out)
 {
 	fputs("Usage: coffer scan dockerfile [OPTIONS] PATH...\n"
 	      "\n"
-	      "Lints Dockerfiles for insecure practice. PATH is a Dockerfile, a directory\n"
-	      "(searched recursively for Dockerfile, *.Dockerfile, Dockerfile.* and\n"
-	      "Containerfile) or - for standard input.\n"
+	      "Lints Dockerfiles for insecure practice. PATH is a Dockerfile, - for\n"
+	      "standard input (named - in findings), or a directory searched recursively\n"
+	      "for Dockerfile, Dockerfile.*, *.Dockerfile, Containerfile, Containerfile.*\n"
+	      "and *.Containerfile. An explicitly named file is linted whatever its name.\n"
 	      "\n"
 	      "Options:\n"
-	      "  -f, --format FORMAT  output format: text (default), json or sarif\n"
-	      "      --fail-on LEVEL  exit 1 when a finding is at or above LEVEL: style, info,\n"
-	      "                       warning (default), error, or none to never exit 1\n"
-	      "  -c, --config FILE    read this .coffer.yaml instead of searching for one from\n"
-	      "                       the current directory up to the repository root\n"
-	      "      --ignore IDS     skip the rules in the comma-separated list IDS\n"
-	      "      --no-color       no colours in text output (NO_COLOR=1 does the same)\n"
-	      "      --list-rules     print the rule table in the chosen format and exit\n"
-	      "  -h, --help           show this help\n"
+	      "  -f, --format FORMAT    output format: text (default), json or sarif\n"
+	      "  -o, --output FILE      write the report to FILE instead of standard output\n"
+	      SCAN_FAIL_ON_HELP
+	      "                         The default is warning, or fail-on in .coffer.yaml.\n"
+	      "  -c, --config FILE      read the configuration from FILE instead of the\n"
+	      "                         nearest .coffer.yaml\n"
+	      "      --no-config        use no configuration file\n"
+	      "      --ignore IDS       skip the rules in the comma-separated list IDS\n"
+	      "                         (may be repeated)\n"
+	      "      --no-color         no colours in text output (NO_COLOR=1 does the same)\n"
+	      "      --no-fix           leave fix hints out of text output\n"
+	      "      --list-rules       print the rule table in the chosen format and exit\n"
+	      "  -h, --help             print this help\n"
 	      "\n"
 	      "Inline pragmas: '# coffer ignore=ID,...' skips rules for the next\n"
 	      "instruction, '# coffer global ignore=ID,...' for the whole file, and\n"
 	      "'# hadolint ignore=DL...' is honoured for the DL rules.\n"
 	      "\n"
-	      "Exit status: 0 no finding at or above the threshold, 1 findings,\n"
-	      "2 usage error or unreadable input.\n",
+	      "Exit status: 0 when no finding is at or above --fail-on, 1 when one is,\n"
+	      "2 for a usage error, input that cannot be read, or a directory without\n"
+	      "Dockerfiles.\n",
 	      out);
 }
 
@@ -266,87 +272,177 @@ static int list_rules(enum scan_format format, bool color)
 	return rc < 0 ? cli_fail(rc, NULL) : CLI_EXIT_OK;
 }
 
-int cmd_scan_dockerfile(int argc, char **argv)
+enum {
+	OPT_FAIL_ON = 256,
+	OPT_NO_CONFIG,
+	OPT_NO_COLOR,
+	OPT_NO_FIX,
+	OPT_LIST_RULES,
+	OPT_IGNORE,
+};
+
+struct dockerfile_cli {
+	enum scan_format format;
+	enum scan_severity fail_on;
+	bool fail_on_given;
+	const char *output;
+	const char *config_path;
+	bool no_config;
+	bool no_color;
+	bool show_fix;
+	bool rules_only;
+	const char **ignore_lists;
+	size_t ignore_list_count;
+};
+
+// Parses options; returns -1 to go on, or an exit code.
+static int parse_options(int argc, char **argv, struct dockerfile_cli *cli)
 {
 	static const struct option long_options[] = {
 		{ "format", required_argument, NULL, 'f' },
-		{ "fail-on", required_argument, NULL, 'F' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "fail-on", required_argument, NULL, OPT_FAIL_ON },
 		{ "config", required_argument, NULL, 'c' },
-		{ "no-color", no_argument, NULL, 'C' },
-		{ "list-rules", no_argument, NULL, 'L' },
-		{ "ignore", required_argument, NULL, 'I' },
+		{ "no-config", no_argument, NULL, OPT_NO_CONFIG },
+		{ "no-color", no_argument, NULL, OPT_NO_COLOR },
+		{ "no-fix", no_argument, NULL, OPT_NO_FIX },
+		{ "list-rules", no_argument, NULL, OPT_LIST_RULES },
+		{ "ignore", required_argument, NULL, OPT_IGNORE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	enum scan_format format = SCAN_FORMAT_TEXT;
-	enum scan_severity fail_on = SCAN_SEV_WARNING;
-	bool fail_on_given = false, no_color = false, rules_only = false;
-	const char *config_path = NULL;
-	const char *ignore_lists[argc > 0 ? argc : 1];
-	size_t ignore_list_count = 0;
 
 	optind = 1;
+	opterr = 0;
 	int opt;
-	while ((opt = getopt_long(argc, argv, "f:c:h", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "f:o:c:h", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
-			if (scan_format_parse(optarg, &format) < 0)
-				return cli_usage_error("invalid --format '%s': use text, json or sarif",
+			if (scan_format_parse(optarg, &cli->format) < 0)
+				return cli_usage_error("invalid --format '%s'; use text, json or sarif",
 						       optarg);
 			break;
-		case 'F':
-			if (scan_severity_parse(optarg, &fail_on) < 0)
-				return cli_usage_error("invalid --fail-on '%s': use style, info, warning, error or none",
+		case 'o':
+			cli->output = optarg;
+			break;
+		case OPT_FAIL_ON:
+			if (scan_severity_parse(optarg, &cli->fail_on) < 0)
+				return cli_usage_error("invalid --fail-on '%s'; use " SCAN_FAIL_ON_LEVELS,
 						       optarg);
-			fail_on_given = true;
+			cli->fail_on_given = true;
 			break;
 		case 'c':
-			config_path = optarg;
+			cli->config_path = optarg;
 			break;
-		case 'C':
-			no_color = true;
+		case OPT_NO_CONFIG:
+			cli->no_config = true;
 			break;
-		case 'L':
-			rules_only = true;
+		case OPT_NO_COLOR:
+			cli->no_color = true;
 			break;
-		case 'I':
-			ignore_lists[ignore_list_count++] = optarg;
+		case OPT_NO_FIX:
+			cli->show_fix = false;
+			break;
+		case OPT_LIST_RULES:
+			cli->rules_only = true;
+			break;
+		case OPT_IGNORE:
+			cli->ignore_lists[cli->ignore_list_count++] = optarg;
 			break;
 		case 'h':
 			print_help(stdout);
 			return CLI_EXIT_OK;
 		default:
-			return cli_usage_error("run 'coffer scan dockerfile --help' for the options");
+			return cli_usage_error("invalid option '%s'; run 'coffer scan dockerfile --help'",
+					       argv[optind - 1]);
 		}
 	}
-	bool color = !no_color && format == SCAN_FORMAT_TEXT && scan_color_wanted(stdout);
-	if (rules_only)
-		return list_rules(format, color);
-	if (optind >= argc)
-		return cli_usage_error("no Dockerfile given; pass a file, a directory or - for standard input");
+	if (cli->no_config && cli->config_path != NULL)
+		return cli_usage_error("--config and --no-config cannot be used together");
+	return -1;
+}
 
-	struct scan_config config;
+// Loads the configuration (or defaults with --no-config) and applies
+// --ignore and --fail-on; returns -1 to go on, or an exit code.
+static int load_config(struct dockerfile_cli *cli, struct scan_config *config)
+{
 	struct cf_error err = { 0 };
-	int rc = scan_config_load(&config, config_path, &err);
+	int rc = 0;
+	if (!cli->no_config)
+		rc = scan_config_load(config, cli->config_path, &err);
 	if (rc < 0) {
 		fprintf(stderr, "coffer: %s\n", cf_error_message(&err, rc));
 		return CLI_EXIT_USAGE;
 	}
-	if (!fail_on_given && config.fail_on_set)
-		fail_on = config.fail_on;
-	for (size_t i = 0; i < ignore_list_count; i++) {
-		rc = add_ignored(&config, ignore_lists[i]);
-		if (rc < 0) {
-			scan_config_free(&config);
+	if (!cli->fail_on_given && config->fail_on_set)
+		cli->fail_on = config->fail_on;
+	for (size_t i = 0; i < cli->ignore_list_count; i++) {
+		rc = add_ignored(config, cli->ignore_lists[i]);
+		if (rc < 0)
 			return cli_fail(rc, NULL);
+	}
+	return -1;
+}
+
+// Writes the report to --output or standard output; returns -1 on
+// success, or an exit code.
+static int write_report(const struct dockerfile_cli *cli, const struct scan_report *report)
+{
+	FILE *out = stdout;
+	if (cli->output != NULL) {
+		out = fopen(cli->output, "w");
+		if (out == NULL) {
+			fprintf(stderr, "coffer: cannot write %s: %s\n", cli->output, strerror(errno));
+			return CLI_EXIT_USAGE;
 		}
 	}
 
+	struct scan_write_options options = {
+		.color = !cli->no_color && cli->format == SCAN_FORMAT_TEXT && scan_color_wanted(out),
+		.show_fix = cli->show_fix,
+	};
+	int rc = scan_report_write(report, cli->format, &options, out);
+	if (out != stdout && fclose(out) != 0 && rc == 0)
+		rc = -errno;
+	else if (out == stdout && fflush(stdout) != 0 && rc == 0)
+		rc = -errno;
+	if (rc < 0) {
+		fprintf(stderr, "coffer: writing the report failed: %s\n", strerror(-rc));
+		return CLI_EXIT_FAILED;
+	}
+	return -1;
+}
+
+int cmd_scan_dockerfile(int argc, char **argv)
+{
+	const char *ignore_lists[argc > 0 ? argc : 1];
+	struct dockerfile_cli cli = {
+		.format = SCAN_FORMAT_TEXT,
+		.fail_on = SCAN_SEV_WARNING,
+		.show_fix = true,
+		.ignore_lists = ignore_lists,
+	};
+	int status = parse_options(argc, argv, &cli);
+	if (status >= 0)
+		return status;
+	if (cli.rules_only) {
+		bool color = !cli.no_color && cli.format == SCAN_FORMAT_TEXT &&
+			     scan_color_wanted(stdout);
+		return list_rules(cli.format, color);
+	}
+	if (optind >= argc)
+		return cli_usage_error("no Dockerfile given; pass a file, a directory or - for standard input");
+
+	struct scan_config config = { 0 };
 	struct scan_run run = { .config = &config };
+	status = load_config(&cli, &config);
+	if (status >= 0)
+		goto out;
+
 	run.report = scan_report_new("coffer-dockerfile");
 	if (run.report == NULL) {
-		scan_config_free(&config);
-		return cli_fail(-ENOMEM, NULL);
+		status = cli_fail(-ENOMEM, NULL);
+		goto out;
 	}
 	for (size_t i = 0; i < scan_dockerfile_rule_count(); i++)
 		scan_report_add_rule(run.report, scan_dockerfile_rule(i));
@@ -355,19 +451,19 @@ int cmd_scan_dockerfile(int argc, char **argv)
 		lint_argument(&run, argv[i]);
 
 	scan_report_sort(run.report);
-	struct scan_write_options options = { .color = color, .show_fix = true };
-	rc = scan_report_write(run.report, format, &options, stdout);
-	fflush(stdout);
+	status = write_report(&cli, run.report);
+	if (status >= 0)
+		goto out;
 
-	int status = CLI_EXIT_OK;
-	if (rc < 0) {
-		fprintf(stderr, "coffer: writing the report failed: %s\n", strerror(-rc));
-		status = CLI_EXIT_FAILED;
-	} else if (run.input_error) {
+	if (run.input_error)
 		status = CLI_EXIT_USAGE;
-	} else if (fail_on != SCAN_SEV_NONE && scan_report_count_at_least(run.report, fail_on) > 0) {
+	else if (cli.fail_on != SCAN_SEV_NONE &&
+		 scan_report_count_at_least(run.report, cli.fail_on) > 0)
 		status = CLI_EXIT_FAILED;
-	}
+	else
+		status = CLI_EXIT_OK;
+
+out:
 	scan_report_free(run.report);
 	scan_config_free(&config);
 	return status;

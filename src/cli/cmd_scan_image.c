@@ -26,6 +26,7 @@ struct image_command {
 	const char *image_ref;
 	bool ignore_unfixed;
 	bool progress;
+	bool no_color;
 };
 
 // Rules for configuration findings; vulnerabilities get one rule per id.
@@ -72,22 +73,28 @@ static void print_usage(FILE *out, const char *name)
 		"Lists the installed packages, matches them against the offline vulnerability\n"
 		"database and checks the image configuration.\n\n"
 		"Options:\n"
-		"  --db FILE            vulnerability database (default: $COFFER_VULNDB, else\n"
-		"                       ~/.cache/coffer/vulndb.sqlite); packages are only listed\n"
-		"                       when it does not exist\n"
-		"  --format FORMAT      text (default), json, sarif or cyclonedx\n"
-		"  --output FILE        write the report to FILE instead of standard output\n"
-		"  --fail-on SEVERITY   exit 1 when a finding is at or above SEVERITY\n"
-		"                       (low, medium, high, critical)\n"
-		"  --ignore-unfixed     leave out vulnerabilities without a fixed version\n"
-		"  --ignore-file FILE   accepted findings: 'ID [package=NAME] expires=YYYY-MM-DD\n"
-		"                       reason=TEXT' per line\n"
+		"      --db FILE          vulnerability database (default: $COFFER_VULNDB, else\n"
+		"                         ~/.cache/coffer/vulndb.sqlite); packages are only\n"
+		"                         listed when it does not exist\n"
+		"  -f, --format FORMAT    text (default), json, sarif or cyclonedx\n"
+		"  -o, --output FILE      write the report to FILE instead of standard output\n"
+		SCAN_FAIL_ON_HELP
+		"                         The default is none. This command reads no\n"
+		"                         .coffer.yaml.\n"
+		"      --no-color         no colours in output; this command never prints any,\n"
+		"                         and takes the option as the other scanners do\n"
+		"      --ignore-unfixed   leave out vulnerabilities without a fixed version\n"
+		"      --ignore-file FILE accepted findings: 'ID [package=NAME]\n"
+		"                         expires=YYYY-MM-DD reason=TEXT' per line\n"
 		"%s"
-		"  --no-progress        no progress bar, even on a terminal\n\n"
-		"Exit status: 0 no finding at or above --fail-on, 1 findings, 2 usage or input error.\n",
+		"      --no-progress      no progress bar, even on a terminal\n"
+		"  -h, --help             print this help\n\n"
+		"Exit status: 0 when no finding is at or above --fail-on, 1 when one is,\n"
+		"2 for a usage error or input that cannot be read.\n",
 		name, strcmp(name, "image") == 0 ? "ARCHIVE|OCI-DIR" : "DIR",
 		strcmp(name, "image") == 0
-			? "  --image REF          image to scan in an archive with several (tag or 0-based index)\n"
+			? "      --image REF        image to scan in an archive with several (tag or\n"
+			  "                         0-based index)\n"
 			: "");
 }
 
@@ -443,7 +450,7 @@ static int run_scan(const char *target, bool rootfs, const struct image_command 
 		return cli_usage_error("invalid --format '%s'; use text, json, sarif or cyclonedx",
 				       cmd->format);
 	if (cmd->fail_on != NULL && scan_severity_parse(cmd->fail_on, &fail_on) != 0)
-		return cli_usage_error("invalid --fail-on '%s'; use low, medium, high or critical",
+		return cli_usage_error("invalid --fail-on '%s'; use " SCAN_FAIL_ON_LEVELS,
 				       cmd->fail_on);
 	if (cmd->ignore_path != NULL) {
 		rc = image_ignore_load(cmd->ignore_path, cf_now(), &ignore, &err);
@@ -537,7 +544,8 @@ static int run_scan(const char *target, bool rootfs, const struct image_command 
 	if (cyclonedx) {
 		rc = write_json_document(image_cyclonedx(scan, &matches), out);
 	} else {
-		struct scan_write_options write_options = { .color = scan_color_wanted(out),
+		struct scan_write_options write_options = { .color = !cmd->no_color &&
+									      scan_color_wanted(out),
 							    .show_fix = true };
 		if (format == SCAN_FORMAT_TEXT)
 			rc = write_text(out, target, scan, report);
@@ -579,6 +587,7 @@ static int parse_and_run(int argc, char **argv, bool rootfs)
 		{ "ignore-file", required_argument, NULL, 'I' },
 		{ "image", required_argument, NULL, 'i' },
 		{ "no-progress", no_argument, NULL, 'P' },
+		{ "no-color", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -586,7 +595,7 @@ static int parse_and_run(int argc, char **argv, bool rootfs)
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:o:h", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			cmd.db_path = optarg;
@@ -613,6 +622,9 @@ static int parse_and_run(int argc, char **argv, bool rootfs)
 			break;
 		case 'P':
 			cmd.progress = false;
+			break;
+		case 'C':
+			cmd.no_color = true;
 			break;
 		case 'h':
 			print_usage(stdout, name);

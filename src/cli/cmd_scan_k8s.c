@@ -19,14 +19,15 @@ static void print_help(FILE *out)
 	      "Checks Kubernetes manifests against the Pod Security Standards, best\n"
 	      "practice, RBAC and data-at-rest rules. PATH is a YAML or JSON file, a\n"
 	      "directory (searched recursively for *.yaml, *.yml and *.json) or - for\n"
-	      "standard input, as in: helm template ./chart | coffer scan k8s -\n"
+	      "standard input (named - in findings), as in:\n"
+	      "helm template ./chart | coffer scan k8s -\n"
+	      "An explicitly named file is checked whatever its name.\n"
 	      "\n"
 	      "Options:\n"
 	      "  -f, --format FORMAT    output format: text (default), json or sarif\n"
 	      "  -o, --output FILE      write the report to FILE instead of standard output\n"
-	      "      --fail-on LEVEL    exit 1 when a finding is at or above LEVEL: style,\n"
-	      "                         info, low, warning (default), medium, error, high,\n"
-	      "                         critical, or none to never fail on findings\n"
+	      SCAN_FAIL_ON_HELP
+	      "                         The default is warning, or fail-on in .coffer.yaml.\n"
 	      "      --profile LEVEL    Pod Security Standards level to check: baseline or\n"
 	      "                         restricted (default restricted)\n"
 	      "  -c, --config FILE      read the configuration from FILE instead of the\n"
@@ -34,6 +35,7 @@ static void print_help(FILE *out)
 	      "      --no-config        use no configuration file\n"
 	      "      --ignore IDS       skip the rules in the comma-separated list IDS\n"
 	      "                         (may be repeated)\n"
+	      "      --no-color         no colours in text output (NO_COLOR=1 does the same)\n"
 	      "      --no-fix           leave fix hints out of text output\n"
 	      "      --list-rules       print every rule id, severity and title, then exit\n"
 	      "  -h, --help             print this help\n"
@@ -42,7 +44,8 @@ static void print_help(FILE *out)
 	      "metadata, has the annotation coffer.io/ignore: \"ID,ID\".\n"
 	      "\n"
 	      "Exit status: 0 when no finding is at or above --fail-on, 1 when one is,\n"
-	      "2 for a usage error or input that cannot be read or parsed.\n",
+	      "2 for a usage error, input that cannot be read or parsed, or a directory\n"
+	      "without manifests.\n",
 	      out);
 }
 
@@ -90,6 +93,7 @@ struct k8s_cli {
 	const char *profile;
 	const char *config_path;
 	bool no_config;
+	bool no_color;
 	bool show_fix;
 	char **ignore_lists;
 	size_t ignore_list_count;
@@ -101,6 +105,7 @@ enum {
 	OPT_NO_CONFIG,
 	OPT_IGNORE,
 	OPT_NO_FIX,
+	OPT_NO_COLOR,
 	OPT_LIST_RULES,
 };
 
@@ -116,6 +121,7 @@ static int parse_options(int argc, char **argv, struct k8s_cli *cli)
 		{ "no-config", no_argument, NULL, OPT_NO_CONFIG },
 		{ "ignore", required_argument, NULL, OPT_IGNORE },
 		{ "no-fix", no_argument, NULL, OPT_NO_FIX },
+		{ "no-color", no_argument, NULL, OPT_NO_COLOR },
 		{ "list-rules", no_argument, NULL, OPT_LIST_RULES },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -151,6 +157,9 @@ static int parse_options(int argc, char **argv, struct k8s_cli *cli)
 			break;
 		case OPT_NO_FIX:
 			cli->show_fix = false;
+			break;
+		case OPT_NO_COLOR:
+			cli->no_color = true;
 			break;
 		case OPT_LIST_RULES:
 			print_rules();
@@ -200,8 +209,7 @@ static int resolve_levels(const struct k8s_cli *cli, const struct scan_config *c
 
 	*fail_on = config->fail_on_set ? config->fail_on : SCAN_SEV_WARNING;
 	if (cli->fail_on != NULL && scan_severity_parse(cli->fail_on, fail_on) != 0)
-		return cli_usage_error("invalid --fail-on '%s'; use style, info, low, warning, "
-				       "medium, error, high, critical or none",
+		return cli_usage_error("invalid --fail-on '%s'; use " SCAN_FAIL_ON_LEVELS,
 				       cli->fail_on);
 	return -1;
 }
@@ -218,7 +226,7 @@ static int write_report(const struct k8s_cli *cli, const struct scan_report *rep
 	}
 
 	struct scan_write_options options = {
-		.color = cli->format == SCAN_FORMAT_TEXT && scan_color_wanted(out),
+		.color = !cli->no_color && cli->format == SCAN_FORMAT_TEXT && scan_color_wanted(out),
 		.show_fix = cli->show_fix,
 	};
 	int rc = scan_report_write(report, cli->format, &options, out);

@@ -108,6 +108,49 @@ rc=0
 "$COFFER_BIN" scan dockerfile >out.txt 2>err.txt || rc=$?
 [ "$rc" = 2 ] || fail "no argument exited $rc"
 "$COFFER_BIN" scan dockerfile --help | grep -q -- "--fail-on" || fail "--help does not list --fail-on"
+# DL3007 is an error, which ranks with high and below critical.
+rc=0
+"$COFFER_BIN" scan dockerfile --fail-on critical proj/sub/Containerfile.dev >out.txt || rc=$?
+[ "$rc" = 0 ] || fail "an error finding with --fail-on critical exited $rc"
+rc=0
+"$COFFER_BIN" scan dockerfile --fail-on high proj/sub/Containerfile.dev >out.txt || rc=$?
+[ "$rc" = 1 ] || fail "an error finding with --fail-on high exited $rc"
+rc=0
+"$COFFER_BIN" scan dockerfile --fail-on medium proj/sub/web.Dockerfile >out.txt || rc=$?
+[ "$rc" = 1 ] || fail "a warning finding with --fail-on medium exited $rc"
+rc=0
+"$COFFER_BIN" scan dockerfile --fail-on severe proj/Dockerfile >out.txt 2>err.txt || rc=$?
+[ "$rc" = 2 ] || fail "an invalid --fail-on exited $rc"
+grep -q "use style, info, low, warning, medium, error, high, critical or none" err.txt ||
+	fail "the --fail-on error does not list the levels: $(cat err.txt)"
+"$COFFER_BIN" scan dockerfile --help | grep -q "critical ignores" ||
+	fail "--help does not explain the --fail-on ranks"
+
+step "--output, --no-config, --no-fix and --no-color"
+rc=0
+"$COFFER_BIN" scan dockerfile --format sarif --output report.sarif proj/sub/web.Dockerfile >out.txt || rc=$?
+[ "$rc" = 1 ] || fail "--output with findings exited $rc"
+[ -s out.txt ] && fail "--output also wrote to standard output: $(cat out.txt)"
+grep -q '"CF-DF-001"' report.sarif || fail "--output did not write the report"
+rc=0
+"$COFFER_BIN" scan dockerfile --output missing-dir/report.txt proj/Dockerfile 2>err.txt || rc=$?
+[ "$rc" = 2 ] || fail "an unwritable --output exited $rc"
+grep -q "missing-dir/report.txt" err.txt || fail "the error does not name the output file: $(cat err.txt)"
+mkdir -p cfgproj/.git
+printf 'ignore: [CF-DF-001, DL3057]\n' >cfgproj/.coffer.yaml
+cp proj/sub/web.Dockerfile cfgproj/Dockerfile
+rc=0
+(cd cfgproj && "$COFFER_BIN" scan dockerfile Dockerfile) >out.txt || rc=$?
+[ "$rc" = 0 ] || fail "the project .coffer.yaml was not applied: $(cat out.txt)"
+rc=0
+(cd cfgproj && "$COFFER_BIN" scan dockerfile --no-config Dockerfile) >out.txt || rc=$?
+[ "$rc" = 1 ] || fail "--no-config still applied .coffer.yaml"
+rc=0
+"$COFFER_BIN" scan dockerfile --no-config --config coffer.yaml proj/Dockerfile 2>err.txt || rc=$?
+[ "$rc" = 2 ] || fail "--config with --no-config exited $rc"
+"$COFFER_BIN" scan dockerfile --fail-on none proj/sub/web.Dockerfile >fix.txt
+"$COFFER_BIN" scan dockerfile --fail-on none --no-fix --no-color proj/sub/web.Dockerfile >nofix.txt
+[ "$(wc -l <nofix.txt)" -lt "$(wc -l <fix.txt)" ] || fail "--no-fix kept the fix hints"
 
 rc=0
 "$COFFER_BIN" scan dockerfile --ignore CF-DF-001,DL3057 proj/sub/web.Dockerfile >out.txt || rc=$?

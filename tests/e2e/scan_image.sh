@@ -160,6 +160,21 @@ echo "CVE-1 expires=2999-01-01" >"$W/bad-ignore.txt"
 expect_fail_with "needs expires=YYYY-MM-DD and reason=TEXT" \
 	"$COFFER_BIN" scan image "$W/img-docker-archive" --ignore-file "$W/bad-ignore.txt"
 
+step "--fail-on takes the shared scale, and --no-color and -o are accepted"
+expect_fail_with "use style, info, low, warning, medium, error, high, critical or none" \
+	"$COFFER_BIN" scan image "$W/img-docker-archive" --fail-on severe
+set +e
+scan_json "$W/img-docker-archive" --db "$W/osv.db" --fail-on warning --no-color >/dev/null
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "--fail-on warning (ranks with medium) exited $rc, expected 1"
+"$COFFER_BIN" scan image "$W/img-docker-archive" --db "$W/osv.db" --no-progress --no-color \
+	-f json -o "$W/output.json" || fail "--no-color -f json -o exited $?"
+$PY -c "import json; json.load(open('$W/output.json'))['findings']" ||
+	fail "-o did not write the JSON report"
+"$COFFER_BIN" scan image --help | grep -q "critical ignores" ||
+	fail "--help does not explain the --fail-on ranks"
+
 step "SARIF and CycloneDX validate against their schemas"
 "$COFFER_BIN" scan image "$W/img-oci-archive" --db "$W/osv.db" --no-progress --format sarif \
 	>"$W/out.sarif"

@@ -119,6 +119,12 @@ expect_fail_with "no such file" "$COFFER_BIN" scan k8s --no-config "$E2E_WORK/mi
 scan --no-config "$E2E_WORK/missing.yaml"
 [ "$rc" = 2 ] || fail "expected exit 2 for a missing file, got $rc"
 "$COFFER_BIN" scan k8s --help | grep -q -- "--fail-on" || fail "--help lacks --fail-on"
+"$COFFER_BIN" scan k8s --help | grep -q "critical ignores" ||
+	fail "--help does not explain the --fail-on ranks"
+expect_fail_with "use style, info, low, warning, medium, error, high, critical or none" \
+	"$COFFER_BIN" scan k8s --no-config --fail-on severe "$E2E_WORK/pod.yaml"
+scan --no-config --no-color --fail-on none "$E2E_WORK/pod.yaml"
+[ "$rc" = 0 ] || fail "--no-color exited $rc"
 
 step "a directory without manifests is an input error"
 mkdir -p "$E2E_WORK/empty" "$E2E_WORK/no-manifests/sub" "$E2E_WORK/with-manifest"
