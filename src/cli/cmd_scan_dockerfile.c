@@ -180,7 +180,8 @@ static void lint_directory(struct scan_run *run, const char *dir, int depth)
 			count++;
 	}
 	closedir(handle);
-	qsort(names, count, sizeof(*names), compare_names);
+	if (count > 0)
+		qsort(names, count, sizeof(*names), compare_names);
 
 	for (size_t i = 0; i < count; i++) {
 		char *path = NULL;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <coffer/scan_k8s.h>
@@ -672,6 +673,36 @@ static void input_errors_are_recorded(void **state)
 	scan_report_free(report);
 }
 
+static void empty_directory_is_input_error(void **state)
+{
+	(void)state;
+	char empty[] = "/tmp/coffer-k8s-empty-XXXXXX";
+	assert_non_null(mkdtemp(empty));
+	char notes[sizeof(empty) + 16];
+	snprintf(notes, sizeof(notes), "%s/README", empty);
+	FILE *file = fopen(notes, "w");
+	assert_non_null(file);
+	fputs("not a manifest\n", file);
+	fclose(file);
+
+	struct scan_report *report = scan_report_new("coffer-k8s");
+	struct scan_k8s_options options = { .profile = SCAN_K8S_PROFILE_RESTRICTED };
+	struct scan_k8s *scan = scan_k8s_new(&options, report);
+	assert_int_equal(scan_k8s_add_path(scan, empty), -ENOENT);
+	assert_int_equal(scan_k8s_error_count(scan), 1);
+	assert_non_null(strstr(scan_k8s_error(scan, 0), empty));
+	assert_non_null(strstr(scan_k8s_error(scan, 0), "*.yaml, *.yml and *.json"));
+
+	// A directory with no entries at all is the same error.
+	assert_int_equal(unlink(notes), 0);
+	assert_int_equal(scan_k8s_add_path(scan, empty), -ENOENT);
+	assert_int_equal(scan_k8s_error_count(scan), 2);
+
+	scan_k8s_free(scan);
+	scan_report_free(report);
+	assert_int_equal(rmdir(empty), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -682,6 +713,7 @@ int main(void)
 		cmocka_unit_test(secret_value_stays_out_of_message),
 		cmocka_unit_test(severity_override_applies),
 		cmocka_unit_test(input_errors_are_recorded),
+		cmocka_unit_test(empty_directory_is_input_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

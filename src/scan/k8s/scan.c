@@ -249,7 +249,7 @@ static int add_directory(struct scan_k8s *scan, const char *dir, int depth, size
 		count++;
 	}
 	closedir(handle);
-	if (rc == 0)
+	if (rc == 0 && count > 0)
 		qsort(names, count, sizeof(*names), compare_names);
 
 	for (size_t i = 0; i < count && rc != -ENOMEM; i++) {
