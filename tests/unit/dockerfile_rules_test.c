@@ -504,6 +504,7 @@ static const struct rule_case cases[] = {
 	{ "CF-DF-019", 0, F "RUN wget http://example.com/t && shasum -a 256 -c t.sha256\n", 0 },
 	{ "CF-DF-019", 0, F "RUN echo 'deb http://deb.debian.org/debian bookworm main' > /etc/apt/sources.list\n", 0 },
 	{ "CF-DF-019", 0, F "RUN curl -fsSL \"$TOOL_URL\" -o /tmp/tool\n", 0 },
+	{ "CF-DF-019", 0, F "RUN wget --referer=http://example.com/ https://example.com/t\n", 0 },
 };
 
 struct fixture {

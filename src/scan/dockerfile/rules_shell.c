@@ -47,7 +47,8 @@ struct run_state {
 	// verifies a checksum or signature.
 	struct {
 		const struct run_part *part;
-		const struct df_shell_word *url;
+		const struct df_shell_word *word;
+		const char *url; // inside word->value
 	} plain_http[MAX_PLAIN_HTTP];
 	size_t plain_http_count;
 	bool download_verified;
@@ -715,14 +716,15 @@ static void note_plain_http(struct run_state *state, const struct run_part *part
 	for (size_t i = from; i < cmd->word_count; i++) {
 		const struct df_shell_word *word = &cmd->words[i];
 		const char *url = word->value;
-		// curl and wget also take the URL glued to an option: --url=URL.
-		const char *equals = strchr(url, '=');
-		if (url[0] == '-' && equals != NULL)
-			url = equals + 1;
+		// curl also takes the URL as --url=URL. Other options with a
+		// URL value, such as wget --referer=URL, name no download.
+		if (strncmp(url, "--url=", 6) == 0)
+			url += 6;
 		if (!df_url_plain_http(url) || state->plain_http_count >= MAX_PLAIN_HTTP)
 			continue;
 		state->plain_http[state->plain_http_count].part = part;
-		state->plain_http[state->plain_http_count].url = word;
+		state->plain_http[state->plain_http_count].word = word;
+		state->plain_http[state->plain_http_count].url = url;
 		state->plain_http_count++;
 	}
 }
@@ -996,9 +998,9 @@ static void finish_run(struct run_state *state, struct stage_state *stage)
 			  state->yarn_install->value);
 
 	for (size_t i = 0; i < state->plain_http_count && !state->download_verified; i++)
-		report_at(state, state->plain_http[i].part, state->plain_http[i].url, DF_R_PLAIN_HTTP,
+		report_at(state, state->plain_http[i].part, state->plain_http[i].word, DF_R_PLAIN_HTTP,
 			  "%s is downloaded over plain HTTP and not verified in this RUN",
-			  state->plain_http[i].url->value);
+			  state->plain_http[i].url);
 
 	bool pipe = false;
 	for (size_t i = 0; i < state->part_count; i++) {
