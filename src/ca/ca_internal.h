@@ -5,6 +5,7 @@
 #ifndef COFFER_CA_INTERNAL_H
 #define COFFER_CA_INTERNAL_H
 
+#include <coffer/audit.h>
 #include <coffer/ca.h>
 
 #include <limits.h>
@@ -38,6 +39,7 @@ struct ca {
 	sqlite3_stmt *begin;
 	sqlite3_stmt *commit;
 	sqlite3_stmt *rollback;
+	struct cf_audit_statements audit;
 
 	// Cached CRL: rebuilt when crl_stale is set (a revocation through this
 	// handle), when PRAGMA data_version moved (another connection wrote),

@@ -361,6 +361,7 @@ void ca_close(struct ca *ca)
 	sqlite3_finalize(ca->begin);
 	sqlite3_finalize(ca->commit);
 	sqlite3_finalize(ca->rollback);
+	cf_audit_statements_free(&ca->audit);
 	sqlite3_close(ca->db);
 	X509_STORE_free(ca->trust);
 	X509_free(ca->root);
@@ -490,7 +491,8 @@ int ca_record_cert(struct ca *ca, X509 *cert, const struct ca_san_list *sans,
 	char detail[sizeof(sans_text) + 384];
 	snprintf(detail, sizeof(detail), "subject=CN=%s sans=%s not_after=%lld", cn, sans_text,
 		 (long long)not_after);
-	return cf_audit_append(ca->db, authorized_by, "ca.issue", serial, "ok", detail, err);
+	return cf_audit_append_cached(ca->db, &ca->audit, authorized_by, "ca.issue", serial, "ok",
+				      detail, err);
 }
 
 int ca_list(struct ca *ca, int (*fn)(const struct ca_cert_info *info, void *arg),
