@@ -41,6 +41,14 @@ struct ca {
 	sqlite3_stmt *rollback;
 	struct cf_audit_statements audit;
 
+	// Group commit (ca_batch_set): each ca_db_begin .. ca_db_commit runs
+	// in a savepoint of one open transaction, which ca_batch_commit commits.
+	bool batching;
+	bool batch_open;
+	sqlite3_stmt *savepoint;
+	sqlite3_stmt *release;
+	sqlite3_stmt *rollback_to;
+
 	// Cached CRL: rebuilt when crl_stale is set (a revocation through this
 	// handle), when PRAGMA data_version moved (another connection wrote),
 	// or after CA_CRL_REUSE seconds.
@@ -137,5 +145,17 @@ int ca_record_cert(struct ca *ca, X509 *cert, const struct ca_san_list *sans,
 int ca_db_begin(struct ca *ca, struct cf_error *err);
 int ca_db_commit(struct ca *ca, struct cf_error *err);
 void ca_db_rollback(struct ca *ca);
+
+// Group commit for the EST server: while batching is set, changes stay in
+// one write transaction, holding the process-wide write lock, until
+// ca_batch_commit. Callers must not report a change as done before that
+// commit returns 0. ca_batch_pending tells whether a transaction is open.
+// Clear batching only when no transaction is open.
+void ca_batch_set(struct ca *ca, bool enabled);
+bool ca_batch_pending(const struct ca *ca);
+int ca_batch_commit(struct ca *ca, struct cf_error *err);
+// Rolls back an open batch, from the thread that opened it (the write lock
+// is a mutex). Used at shutdown, when its replies can no longer be sent.
+void ca_batch_rollback(struct ca *ca);
 
 #endif

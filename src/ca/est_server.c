@@ -44,6 +44,15 @@
 
 struct est_server;
 
+// A certificate issued in the worker's open batch. Its reply waits until
+// the batch commits, so a client never has a certificate whose issuance
+// record and audit record could still be rolled back.
+struct pending_reply {
+	struct evhttp_request *req;
+	X509 *cert;
+	const char *how;
+};
+
 // One event loop with its own evhttp and CA handle (its own SQLite
 // connection). All workers accept on the same listening socket.
 struct est_worker {
@@ -55,6 +64,14 @@ struct est_worker {
 	bool started;
 	int64_t issued;
 	int64_t rejected;
+
+	// Group commit: handlers queue their replies here and activate flush,
+	// which runs at a lower priority than I/O, so the requests that arrive
+	// in one loop iteration share one COMMIT.
+	struct event *flush;
+	struct pending_reply *pending;
+	size_t pending_count;
+	size_t pending_capacity;
 };
 
 struct est_server {
@@ -291,6 +308,69 @@ static void send_certificate(struct est_worker *server, struct evhttp_request *r
 	free(der);
 }
 
+// Commits the worker's open batch, then sends every queued certificate, or
+// an error to each of their clients when the commit failed.
+static int commit_and_reply(struct est_worker *worker, struct cf_error *err)
+{
+	int rc = ca_batch_commit(worker->ca, err);
+	if (rc != 0) {
+		char quoted[CF_ERROR_MAX + 16];
+		cf_log(CF_LOG_ERROR, "est.commit_failed", "certificates=%zu error=%s",
+		       worker->pending_count,
+		       cf_log_quote(quoted, sizeof(quoted), cf_error_message(err, rc)));
+	}
+	for (size_t i = 0; i < worker->pending_count; i++) {
+		struct pending_reply *reply = &worker->pending[i];
+		if (rc == 0)
+			send_certificate(worker, reply->req, reply->cert, reply->how);
+		else
+			send_failure(worker, reply->req, rc, err);
+		X509_free(reply->cert);
+	}
+	worker->pending_count = 0;
+	return rc;
+}
+
+static void flush_batch(evutil_socket_t fd, short what, void *arg)
+{
+	struct cf_error err = { 0 };
+	(void)fd;
+	(void)what;
+	commit_and_reply(arg, &err);
+}
+
+// Activates flush when a request left the batch open. A rejected request
+// can open it too, and must not keep the write lock past this iteration.
+static void schedule_flush(struct est_worker *worker)
+{
+	if (ca_batch_pending(worker->ca))
+		event_active(worker->flush, 0, 0);
+}
+
+// Queues cert (taking ownership) for the reply to req after the commit.
+static void queue_certificate(struct est_worker *worker, struct evhttp_request *req, X509 *cert,
+			      const char *how)
+{
+	if (worker->pending_count == worker->pending_capacity) {
+		size_t capacity = worker->pending_capacity > 0 ? 2 * worker->pending_capacity : 16;
+		struct pending_reply *grown = realloc(worker->pending, capacity * sizeof(*grown));
+		if (grown == NULL) {
+			// Without room to queue, commit now: the batch includes cert.
+			struct cf_error err = { 0 };
+			int rc = commit_and_reply(worker, &err);
+			if (rc == 0)
+				send_certificate(worker, req, cert, how);
+			else
+				send_failure(worker, req, rc, &err);
+			X509_free(cert);
+			return;
+		}
+		worker->pending = grown;
+		worker->pending_capacity = capacity;
+	}
+	worker->pending[worker->pending_count++] = (struct pending_reply){ req, cert, how };
+}
+
 static void handle_simpleenroll(struct evhttp_request *req, void *arg)
 {
 	struct est_worker *server = arg;
@@ -314,12 +394,12 @@ static void handle_simpleenroll(struct evhttp_request *req, void *arg)
 	rc = ca_enroll(server->ca, token, der, size, &cert, &err);
 	cf_wipe(token, sizeof(token));
 	free(der);
+	schedule_flush(server);
 	if (rc != 0) {
 		send_failure(server, req, rc, &err);
 		return;
 	}
-	send_certificate(server, req, cert, "token");
-	X509_free(cert);
+	queue_certificate(server, req, cert, "token");
 }
 
 static SSL *request_ssl(struct evhttp_request *req)
@@ -347,12 +427,12 @@ static void handle_simplereenroll(struct evhttp_request *req, void *arg)
 	int rc = ca_reenroll(server->ca, peer, chain, der, size, &cert, &err);
 	X509_free(peer);
 	free(der);
+	schedule_flush(server);
 	if (rc != 0) {
 		send_failure(server, req, rc, &err);
 		return;
 	}
-	send_certificate(server, req, cert, "reenroll");
-	X509_free(cert);
+	queue_certificate(server, req, cert, "reenroll");
 }
 
 static void handle_other(struct evhttp_request *req, void *arg)
@@ -471,7 +551,14 @@ static void renew_tls(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 
-	int rc = build_tls(server, &err);
+	// The server certificate commits on its own, before it is put to use,
+	// so the batch of this worker (worker 0, whose loop runs this timer) is
+	// committed first and batching is paused around it.
+	int rc = commit_and_reply(&server->workers[0], &err);
+	ca_batch_set(server->ca, false);
+	if (rc == 0)
+		rc = build_tls(server, &err);
+	ca_batch_set(server->ca, true);
 	if (rc != 0) {
 		char quoted[CF_ERROR_MAX + 16];
 		cf_log(CF_LOG_ERROR, "est.tls_renew_failed", "error=%s retry_in=60s",
@@ -545,9 +632,15 @@ static int write_port_file(const char *path, evutil_socket_t fd, struct cf_error
 static int worker_init(struct est_worker *worker, evutil_socket_t listen_fd)
 {
 	worker->base = event_base_new();
-	worker->http = worker->base != NULL ? evhttp_new(worker->base) : NULL;
-	if (worker->http == NULL)
+	// Three priorities: I/O and timers get the default, 1; flush gets 2.
+	if (worker->base == NULL || event_base_priority_init(worker->base, 3) != 0)
 		return -ENOMEM;
+	worker->http = evhttp_new(worker->base);
+	worker->flush = event_new(worker->base, -1, 0, flush_batch, worker);
+	if (worker->http == NULL || worker->flush == NULL ||
+	    event_priority_set(worker->flush, 2) != 0)
+		return -ENOMEM;
+	ca_batch_set(worker->ca, true);
 	evhttp_set_bevcb(worker->http, make_tls_bufferevent, worker);
 	evhttp_set_max_body_size(worker->http, CA_REQUEST_MAX);
 	evhttp_set_max_headers_size(worker->http, EST_HEADERS_MAX);
@@ -576,11 +669,19 @@ static void *worker_run(void *arg)
 {
 	struct est_worker *worker = arg;
 	event_base_dispatch(worker->base);
+	ca_batch_rollback(worker->ca);
 	return NULL;
 }
 
 static void worker_free(struct est_worker *worker, bool owns_ca)
 {
+	// Replies still queued at shutdown are dropped with their requests. The
+	// batch they belong to was rolled back when the loop stopped.
+	for (size_t i = 0; i < worker->pending_count; i++)
+		X509_free(worker->pending[i].cert);
+	free(worker->pending);
+	if (worker->flush != NULL)
+		event_free(worker->flush);
 	if (worker->http != NULL)
 		evhttp_free(worker->http);
 	if (worker->base != NULL)
@@ -711,6 +812,7 @@ int ca_serve(struct ca *ca, const struct ca_server_options *options, struct cf_e
 	       ca->dir, issuer_serial, (long long)ca->lifetime, server->worker_count);
 	if (rc == 0 && event_base_dispatch(first->base) < 0)
 		rc = -EIO;
+	ca_batch_rollback(ca);
 
 	int64_t issued = 0, rejected = 0;
 	for (int i = 0; i < server->worker_count; i++) {

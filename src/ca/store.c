@@ -123,15 +123,26 @@ static int step_once(struct ca *ca, sqlite3_stmt *stmt, struct cf_error *err)
 
 int ca_db_begin(struct ca *ca, struct cf_error *err)
 {
-	pthread_mutex_lock(&write_lock);
-	int rc = step_once(ca, ca->begin, err);
-	if (rc != 0)
-		pthread_mutex_unlock(&write_lock);
-	return rc;
+	if (!ca->batch_open) {
+		pthread_mutex_lock(&write_lock);
+		int rc = step_once(ca, ca->begin, err);
+		if (rc != 0) {
+			pthread_mutex_unlock(&write_lock);
+			return rc;
+		}
+		ca->batch_open = ca->batching;
+	}
+	if (!ca->batching)
+		return 0;
+	// A savepoint lets one request undo its own changes without touching
+	// the others of the batch. The batch stays open on failure.
+	return step_once(ca, ca->savepoint, err);
 }
 
 int ca_db_commit(struct ca *ca, struct cf_error *err)
 {
+	if (ca->batching)
+		return step_once(ca, ca->release, err);
 	int rc = step_once(ca, ca->commit, err);
 	// A failed COMMIT leaves the transaction open; ca_db_rollback ends it
 	// and releases the lock.
@@ -142,11 +153,53 @@ int ca_db_commit(struct ca *ca, struct cf_error *err)
 
 void ca_db_rollback(struct ca *ca)
 {
+	if (ca->batching) {
+		// Both fail harmlessly when ca_db_begin failed before the savepoint.
+		sqlite3_step(ca->rollback_to);
+		sqlite3_reset(ca->rollback_to);
+		sqlite3_step(ca->release);
+		sqlite3_reset(ca->release);
+		return;
+	}
 	// ROLLBACK fails harmlessly when a failed COMMIT already ended the
 	// transaction.
 	sqlite3_step(ca->rollback);
 	sqlite3_reset(ca->rollback);
 	pthread_mutex_unlock(&write_lock);
+}
+
+void ca_batch_set(struct ca *ca, bool enabled)
+{
+	ca->batching = enabled;
+}
+
+bool ca_batch_pending(const struct ca *ca)
+{
+	return ca->batch_open;
+}
+
+void ca_batch_rollback(struct ca *ca)
+{
+	if (!ca->batch_open)
+		return;
+	ca->batch_open = false;
+	sqlite3_step(ca->rollback);
+	sqlite3_reset(ca->rollback);
+	pthread_mutex_unlock(&write_lock);
+}
+
+int ca_batch_commit(struct ca *ca, struct cf_error *err)
+{
+	if (!ca->batch_open)
+		return 0;
+	ca->batch_open = false;
+	int rc = step_once(ca, ca->commit, err);
+	if (rc != 0) {
+		sqlite3_step(ca->rollback);
+		sqlite3_reset(ca->rollback);
+	}
+	pthread_mutex_unlock(&write_lock);
+	return rc;
 }
 
 int ca_init(const char *dir, const char *name, const char *master_key_path,
@@ -340,6 +393,12 @@ int ca_open(const struct ca_options *options, struct ca **out, struct cf_error *
 		rc = prepare(ca, "COMMIT", &ca->commit, err);
 	if (rc == 0)
 		rc = prepare(ca, "ROLLBACK", &ca->rollback, err);
+	if (rc == 0)
+		rc = prepare(ca, "SAVEPOINT request", &ca->savepoint, err);
+	if (rc == 0)
+		rc = prepare(ca, "RELEASE request", &ca->release, err);
+	if (rc == 0)
+		rc = prepare(ca, "ROLLBACK TO request", &ca->rollback_to, err);
 	if (rc != 0)
 		goto fail;
 	ca->crl_stale = true;
@@ -354,6 +413,7 @@ void ca_close(struct ca *ca)
 {
 	if (ca == NULL)
 		return;
+	ca_batch_rollback(ca);
 	sqlite3_finalize(ca->token_select);
 	sqlite3_finalize(ca->token_consume);
 	sqlite3_finalize(ca->cert_insert);
@@ -361,6 +421,9 @@ void ca_close(struct ca *ca)
 	sqlite3_finalize(ca->begin);
 	sqlite3_finalize(ca->commit);
 	sqlite3_finalize(ca->rollback);
+	sqlite3_finalize(ca->savepoint);
+	sqlite3_finalize(ca->release);
+	sqlite3_finalize(ca->rollback_to);
 	cf_audit_statements_free(&ca->audit);
 	sqlite3_close(ca->db);
 	X509_STORE_free(ca->trust);
