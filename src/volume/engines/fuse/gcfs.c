@@ -260,16 +260,17 @@ int gcfs_block_open(struct gcfs_ctx *ctx, uint64_t block_no, const uint8_t *file
 	if (cipher_size <= GCFS_BLOCK_OVERHEAD || cipher_size > GCFS_CIPHER_BLOCK_SIZE)
 		return -EINVAL;
 
-	// A hole made by truncate or a sparse write reads back as zeros.
-	if (cipher_size == GCFS_CIPHER_BLOCK_SIZE && all_zero(cipher, cipher_size)) {
+	// Only holes have a zero nonce, so the whole block is checked for
+	// zeros only when its nonce is zero. A hole made by truncate or a
+	// sparse write reads back as zeros. A zero nonce in a partial or
+	// nonzero block is damaged data.
+	if (all_zero(cipher, GCFS_NONCE_SIZE)) {
+		if (cipher_size != GCFS_CIPHER_BLOCK_SIZE || !all_zero(cipher, cipher_size))
+			return -EINVAL;
 		memset(plain, 0, GCFS_BLOCK_SIZE);
 		*plain_size = GCFS_BLOCK_SIZE;
 		return 0;
 	}
-	// Only holes have a zero nonce; a zero nonce in a partial block
-	// means damaged data, never a valid seal.
-	if (all_zero(cipher, GCFS_NONCE_SIZE))
-		return -EINVAL;
 
 	uint8_t aad[8 + GCFS_FILE_ID_SIZE];
 	size_t aad_size = block_aad(aad, block_no, file_id);
