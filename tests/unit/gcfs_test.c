@@ -167,6 +167,11 @@ static void block_hole_and_malformed(void **state)
 	assert_int_equal(gcfs_block_open(f->ctx, 3, file_id, zeros, 100, out, &out_size), -EINVAL);
 	assert_int_equal(gcfs_block_open(f->ctx, 3, file_id, zeros, GCFS_BLOCK_OVERHEAD, out,
 					 &out_size), -EINVAL);
+
+	// A full-size block with a zero nonce but other nonzero bytes is no hole.
+	zeros[GCFS_CIPHER_BLOCK_SIZE - 1] = 1;
+	assert_int_equal(gcfs_block_open(f->ctx, 3, file_id, zeros, sizeof(zeros), out,
+					 &out_size), -EINVAL);
 }
 
 static void sizes_convert_both_ways(void **state)
