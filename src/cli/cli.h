@@ -6,6 +6,7 @@
 #define COFFER_CLI_H
 
 #include <coffer/common.h>
+#include <coffer/scan.h>
 
 enum cli_exit {
 	CLI_EXIT_OK = 0,
@@ -57,5 +58,17 @@ int cmd_scan_k8s(int argc, char **argv);
 int cmd_scan_image(int argc, char **argv);
 int cmd_scan_rootfs(int argc, char **argv);
 int cmd_db(int argc, char **argv);
+
+// Shared steps of the `coffer scan` subcommands (scan_cli.c). The two
+// int-returning steps return -1 to go on, or an exit code.
+// scan_cli_add_ignored appends "ID,ID" to config->ignore (0 or -ENOMEM).
+int scan_cli_add_ignored(struct scan_config *config, const char *list);
+// Loads .coffer.yaml (path, or the search; none with no_config) and
+// applies the --ignore lists.
+int scan_cli_load_config(struct scan_config *config, bool no_config, const char *path,
+			 const char *const *ignore_lists, size_t ignore_list_count);
+// Writes the report to output, or standard output when it is NULL.
+int scan_cli_write_report(const struct scan_report *report, enum scan_format format,
+			  const char *output, bool no_color, bool show_fix);
 
 #endif

@@ -119,33 +119,6 @@ static void lint_stdin(struct scan_run *run)
 	free(data);
 }
 
-// Appends the rule ids of list ("ID,ID") to the configuration's ignore
-// list, which scan_config_free releases.
-static int add_ignored(struct scan_config *config, const char *list)
-{
-	char *copy = strdup(list);
-	if (copy == NULL)
-		return -ENOMEM;
-	int rc = 0;
-	char *saved = NULL;
-	for (char *id = strtok_r(copy, ", ", &saved); id != NULL; id = strtok_r(NULL, ", ", &saved)) {
-		char **grown = realloc(config->ignore, (config->ignore_count + 1) * sizeof(*grown));
-		if (grown == NULL) {
-			rc = -ENOMEM;
-			break;
-		}
-		config->ignore = grown;
-		config->ignore[config->ignore_count] = strdup(id);
-		if (config->ignore[config->ignore_count] == NULL) {
-			rc = -ENOMEM;
-			break;
-		}
-		config->ignore_count++;
-	}
-	free(copy);
-	return rc;
-}
-
 static int compare_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -367,50 +340,12 @@ static int parse_options(int argc, char **argv, struct dockerfile_cli *cli)
 // --ignore and --fail-on; returns -1 to go on, or an exit code.
 static int load_config(struct dockerfile_cli *cli, struct scan_config *config)
 {
-	struct cf_error err = { 0 };
-	int rc = 0;
-	if (!cli->no_config)
-		rc = scan_config_load(config, cli->config_path, &err);
-	if (rc < 0) {
-		fprintf(stderr, "coffer: %s\n", cf_error_message(&err, rc));
-		return CLI_EXIT_USAGE;
-	}
+	int status = scan_cli_load_config(config, cli->no_config, cli->config_path,
+					  cli->ignore_lists, cli->ignore_list_count);
+	if (status >= 0)
+		return status;
 	if (!cli->fail_on_given && config->fail_on_set)
 		cli->fail_on = config->fail_on;
-	for (size_t i = 0; i < cli->ignore_list_count; i++) {
-		rc = add_ignored(config, cli->ignore_lists[i]);
-		if (rc < 0)
-			return cli_fail(rc, NULL);
-	}
-	return -1;
-}
-
-// Writes the report to --output or standard output; returns -1 on
-// success, or an exit code.
-static int write_report(const struct dockerfile_cli *cli, const struct scan_report *report)
-{
-	FILE *out = stdout;
-	if (cli->output != NULL) {
-		out = fopen(cli->output, "w");
-		if (out == NULL) {
-			fprintf(stderr, "coffer: cannot write %s: %s\n", cli->output, strerror(errno));
-			return CLI_EXIT_USAGE;
-		}
-	}
-
-	struct scan_write_options options = {
-		.color = !cli->no_color && cli->format == SCAN_FORMAT_TEXT && scan_color_wanted(out),
-		.show_fix = cli->show_fix,
-	};
-	int rc = scan_report_write(report, cli->format, &options, out);
-	if (out != stdout && fclose(out) != 0 && rc == 0)
-		rc = -errno;
-	else if (out == stdout && fflush(stdout) != 0 && rc == 0)
-		rc = -errno;
-	if (rc < 0) {
-		fprintf(stderr, "coffer: writing the report failed: %s\n", strerror(-rc));
-		return CLI_EXIT_FAILED;
-	}
 	return -1;
 }
 
@@ -452,7 +387,8 @@ int cmd_scan_dockerfile(int argc, char **argv)
 		lint_argument(&run, argv[i]);
 
 	scan_report_sort(run.report);
-	status = write_report(&cli, run.report);
+	status = scan_cli_write_report(run.report, cli.format, cli.output, cli.no_color,
+				       cli.show_fix);
 	if (status >= 0)
 		goto out;
 

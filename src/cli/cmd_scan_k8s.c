@@ -58,34 +58,6 @@ static void print_rules(void)
 		       rules[i].title);
 }
 
-// Appends the rule ids in list ("ID,ID") to the configuration's ignore list.
-static int add_ignored(struct scan_config *config, const char *list)
-{
-	char *copy = strdup(list);
-	if (copy == NULL)
-		return -ENOMEM;
-
-	int rc = 0;
-	char *saveptr = NULL;
-	for (char *id = strtok_r(copy, ", ", &saveptr); id != NULL;
-	     id = strtok_r(NULL, ", ", &saveptr)) {
-		char **grown = realloc(config->ignore, (config->ignore_count + 1) * sizeof(*grown));
-		if (grown == NULL) {
-			rc = -ENOMEM;
-			break;
-		}
-		config->ignore = grown;
-		config->ignore[config->ignore_count] = strdup(id);
-		if (config->ignore[config->ignore_count] == NULL) {
-			rc = -ENOMEM;
-			break;
-		}
-		config->ignore_count++;
-	}
-	free(copy);
-	return rc;
-}
-
 struct k8s_cli {
 	enum scan_format format;
 	const char *output;
@@ -95,7 +67,7 @@ struct k8s_cli {
 	bool no_config;
 	bool no_color;
 	bool show_fix;
-	char **ignore_lists;
+	const char **ignore_lists;
 	size_t ignore_list_count;
 };
 
@@ -178,24 +150,6 @@ static int parse_options(int argc, char **argv, struct k8s_cli *cli)
 	return -1;
 }
 
-static int load_config(const struct k8s_cli *cli, struct scan_config *config)
-{
-	struct cf_error err = { 0 };
-	int rc = 0;
-
-	if (!cli->no_config)
-		rc = scan_config_load(config, cli->config_path, &err);
-	if (rc != 0) {
-		fprintf(stderr, "coffer: %s\n", cf_error_message(&err, rc));
-		return CLI_EXIT_USAGE;
-	}
-	for (size_t i = 0; i < cli->ignore_list_count; i++) {
-		if (add_ignored(config, cli->ignore_lists[i]) != 0)
-			return cli_fail(-ENOMEM, NULL);
-	}
-	return -1;
-}
-
 // Resolves --profile and --fail-on against the configuration; returns -1
 // to go on, or an exit code.
 static int resolve_levels(const struct k8s_cli *cli, const struct scan_config *config,
@@ -214,34 +168,9 @@ static int resolve_levels(const struct k8s_cli *cli, const struct scan_config *c
 	return -1;
 }
 
-static int write_report(const struct k8s_cli *cli, const struct scan_report *report)
-{
-	FILE *out = stdout;
-	if (cli->output != NULL) {
-		out = fopen(cli->output, "w");
-		if (out == NULL) {
-			fprintf(stderr, "coffer: cannot write %s: %s\n", cli->output, strerror(errno));
-			return CLI_EXIT_USAGE;
-		}
-	}
-
-	struct scan_write_options options = {
-		.color = !cli->no_color && cli->format == SCAN_FORMAT_TEXT && scan_color_wanted(out),
-		.show_fix = cli->show_fix,
-	};
-	int rc = scan_report_write(report, cli->format, &options, out);
-	if (out != stdout && fclose(out) != 0 && rc == 0)
-		rc = -EIO;
-	if (rc != 0) {
-		fprintf(stderr, "coffer: cannot write the report: %s\n", strerror(-rc));
-		return CLI_EXIT_FAILED;
-	}
-	return -1;
-}
-
 int cmd_scan_k8s(int argc, char **argv)
 {
-	char *ignore_lists[argc > 0 ? argc : 1];
+	const char *ignore_lists[argc > 0 ? argc : 1];
 	struct k8s_cli cli = {
 		.format = SCAN_FORMAT_TEXT,
 		.show_fix = true,
@@ -257,7 +186,8 @@ int cmd_scan_k8s(int argc, char **argv)
 	enum scan_k8s_profile profile;
 	enum scan_severity fail_on;
 
-	status = load_config(&cli, &config);
+	status = scan_cli_load_config(&config, cli.no_config, cli.config_path, cli.ignore_lists,
+				      cli.ignore_list_count);
 	if (status < 0)
 		status = resolve_levels(&cli, &config, &profile, &fail_on);
 	if (status >= 0)
@@ -285,7 +215,8 @@ int cmd_scan_k8s(int argc, char **argv)
 	}
 
 	scan_report_sort(report);
-	status = write_report(&cli, report);
+	status = scan_cli_write_report(report, cli.format, cli.output, cli.no_color,
+				       cli.show_fix);
 	if (status >= 0)
 		goto out;
 
