@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Append-only audit log in an SQLite table whose records are chained by
-// SHA-256: each record stores the hash of the one before it and its own
-// hash over its fields and that link, so removing or editing any record
-// breaks the chain at that point. Used by the key store and the CA.
+// SHA-256. Each record stores the hash of the record before it, and its own
+// hash over its fields and that link. Editing a record, or removing one
+// that has a successor, breaks the chain at that point. Used by the key store and the CA.
 
 #ifndef COFFER_AUDIT_H
 #define COFFER_AUDIT_H

@@ -55,7 +55,7 @@ void cf_log_set_level(enum cf_log_level level);
 int cf_log_parse_level(const char *name, enum cf_log_level *level);
 
 // Writes one line `time=... level=... event=EVENT k=v ...` to the log. fmt
-// holds the key=value pairs; string values that may contain spaces or
+// contains the key=value pairs; string values that may contain spaces or
 // quotes must be passed through cf_log_quote. Safe to call from several
 // threads: each line is written with one write(2).
 void cf_log(enum cf_log_level level, const char *event, const char *fmt, ...)

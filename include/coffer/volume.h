@@ -28,7 +28,7 @@ struct vol_key_provider;
 struct vol_config {
 	// State directory (default /var/lib/coffer): volumes.db, keys, pool.
 	const char *state_dir;
-	// Where unlocked volumes are exposed; default STATE_DIR/mounts.
+	// Directory for the mount points of unlocked volumes; default STATE_DIR/mounts.
 	const char *mount_root;
 	// fscrypt pool: an ext4 filesystem with the encrypt feature. When
 	// pool_path is NULL, coffer makes and loop-mounts an image of
@@ -99,8 +99,8 @@ int vol_mount(struct vol_manager *manager, const char *name,
 int vol_unmount(struct vol_manager *manager, const char *name,
 		const char *container_id, struct cf_error *err);
 
-// Locks, deletes the data, revokes and destroys the key, forgets the
-// volume. Refused with -EBUSY while mounted.
+// Locks the volume, deletes its data, revokes and destroys its key and
+// deletes its record. Returns -EBUSY while the volume is mounted.
 int vol_remove(struct vol_manager *manager, const char *name, struct cf_error *err);
 
 int vol_inspect(struct vol_manager *manager, const char *name,
@@ -112,10 +112,11 @@ int vol_foreach(struct vol_manager *manager,
 		int (*visit)(const struct vol_info *info, void *arg), void *arg,
 		struct cf_error *err);
 
-// Records that container_id uses the volumes mounted at paths (the host
-// directories a runtime binds into the container; paths that are not coffer
-// volumes are ignored). Rejects the whole claim with -EBUSY when a volume
-// not created with shared=true is already claimed by another container.
+// Records that container_id uses the volumes mounted at paths, which are the
+// host directories a runtime binds into the container. Paths that are not
+// coffer volumes are ignored. Returns -EBUSY, recording nothing, when a
+// volume not created with shared=true is already claimed by another
+// container.
 // This is how the OCI hook enforces one container per volume under podman,
 // which calls the plugin's Mount only for the first container of a volume.
 int vol_claim(struct vol_manager *manager, const char *container_id, const char *const *paths,

@@ -2,10 +2,10 @@
 // `coffer storage hook`: an OCI runtime hook that enforces one container
 // per volume under podman. Podman calls the volume plugin's Mount only for
 // the first container of a volume and counts later ones itself, so the
-// plugin alone never sees a second container. At prestart the hook sends
-// the container's bind-mount sources to the storage manager, which rejects
-// the container when one of them is a coffer volume already used by another
-// container; at poststop it releases the container's claims.
+// plugin alone never learns of a second container. At prestart the hook
+// sends the container's bind-mount sources to the storage manager, which
+// rejects the container when one of them is a coffer volume already used by
+// another container. At poststop the hook releases the container's claims.
 // `coffer storage hook-config` writes the hook files podman reads.
 
 #include "cli.h"

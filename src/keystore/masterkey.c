@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The master key file: the key-encryption keys (KEKs) of the key store, one
 // line per version ("kek VERSION HEX"), newest last. It is created on first
-// start with mode 0600 and must stay readable by its owner only; the store
-// refuses to start otherwise, because anyone who reads it can unwrap every
-// stored key.
+// start with mode 0600. The store rejects a file that others can read or
+// write, because anyone who reads it can unwrap every stored key.
 
 #include "internal.h"
 
@@ -48,8 +47,8 @@ static int write_all(int fd, const char *data, size_t size)
 	return 0;
 }
 
-// Writes "kek VERSION HEX\n" for a fresh random KEK to fd; the line lives
-// in a secure buffer because it holds the key in hex.
+// Writes "kek VERSION HEX\n" for a fresh random KEK to fd. The line is built
+// in a secure buffer because it contains the key in hex.
 static int append_kek_line(int fd, int version, struct cf_error *err)
 {
 	int rc;

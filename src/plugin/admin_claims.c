@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Admin API for container claims, used by the OCI hook (`coffer storage
-// hook`): podman calls the plugin's Mount only for the first container of a
-// volume, so the hook tells coffer which container uses which volume
-// directory, and coffer rejects a second container on a volume that is not
-// shared.
+// hook`). Podman calls the plugin's Mount only for the first container of a
+// volume, so the hook reports which container uses which volume directory.
+// coffer then rejects a second container on a volume that is not shared.
 //   POST   /v1/claims             {"container": ID, "paths": [DIR, ...]}
 //   DELETE /v1/claims/CONTAINER   drop the container's claims
 
