@@ -6,8 +6,9 @@
 // the phase divided by (last end - first start). Latency percentiles are
 // nearest-rank over every call. With --server-pids, the CPU time (user and
 // system, all threads) of those processes is read from /proc when each
-// phase starts and ends, as server CPU per operation. Prints one CSV line
-// per phase:
+// phase starts and ends, as server CPU per operation. --busy-poll-us sets
+// the client option of that name (poll for each response before sleeping).
+// Prints one CSV line per phase:
 //   label,connections,op,ops,seconds,ops_per_s,p50_ms,p99_ms,max_ms,server_cpu_ms_per_op
 
 #include <coffer/kmip.h>
@@ -186,6 +187,7 @@ int main(int argc, char **argv)
 		{ "gets", required_argument, NULL, 'G' },
 		{ "label", required_argument, NULL, 'l' },
 		{ "server-pids", required_argument, NULL, 's' },
+		{ "busy-poll-us", required_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bench b = {
@@ -205,6 +207,7 @@ int main(int argc, char **argv)
 		case 'C': b.creates = atoi(optarg); break;
 		case 'G': b.gets = atoi(optarg); break;
 		case 'l': b.label = optarg; break;
+		case 'b': b.options.busy_poll_us = atoi(optarg); break;
 		case 's':
 			for (char *pid = strtok(optarg, ","); pid != NULL && b.server_pid_count < 8;
 			     pid = strtok(NULL, ","))
@@ -213,7 +216,7 @@ int main(int argc, char **argv)
 		default:
 			fprintf(stderr, "usage: bench_kms --port P --cert F --key F --ca F "
 					"[--connections N] [--creates N] [--gets N] [--label L] "
-					"[--server-pids PID,PID]\n");
+					"[--server-pids PID,PID] [--busy-poll-us US]\n");
 			return 2;
 		}
 	}

@@ -6,11 +6,15 @@
 # connections. Prints every run as CSV, then the median of each case and
 # the coffer/PyKMIP ratios.
 #
-# Usage: bench/kms.sh [BUILD_DIR]   (default build). Env: RUNS (default 3).
+# Usage: bench/kms.sh [BUILD_DIR]   (default build). Env: RUNS (default 3),
+# CLIENT_BUSY_POLL_US (default 50): the client polls for each response for
+# up to this long before sleeping, with either server; 0 makes it sleep at
+# once.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${1:-$SRC/build}" && pwd)
 RUNS=${RUNS:-3}
+CLIENT_BUSY_POLL_US=${CLIENT_BUSY_POLL_US:-50}
 PYTHON=/usr/bin/python3
 W=$(mktemp -d /tmp/kms-bench.XXXXXX)
 COFFER_PID=
@@ -79,10 +83,11 @@ PYKMIP_PIDS=$(echo "$PYKMIP_PID" $(pgrep -P "$PYKMIP_PID") | tr ' ' ',')
 
 run() { # label port connections creates gets server-pids
 	"$BUILD/bench_kms" --label "$1" --port "$2" --connections "$3" --creates "$4" --gets "$5" \
-		--server-pids "$6" --cert "$PKI/alice.crt" --key "$PKI/alice.key" --ca "$PKI/ca.crt"
+		--server-pids "$6" --cert "$PKI/alice.crt" --key "$PKI/alice.key" --ca "$PKI/ca.crt" \
+		--busy-poll-us "$CLIENT_BUSY_POLL_US"
 }
 
-echo "# $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), $RUNS runs"
+echo "# $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), $RUNS runs, client busy poll $CLIENT_BUSY_POLL_US us"
 echo "server,connections,op,ops,seconds,ops_per_s,p50_ms,p99_ms,max_ms,server_cpu_ms_per_op"
 for ((r = 1; r <= RUNS; r++)); do
 	# PyKMIP gets fewer operations per run because it is much slower.

@@ -25,6 +25,8 @@ struct ca_renewer;
 int kms_handle_request(struct ks_store *store, const struct ks_caller *caller,
 		       const uint8_t *request, size_t size, struct kmip_buf *response);
 
+#define KMS_DEFAULT_BUSY_POLL_US 50
+
 struct kms_config {
 	const char *listen;            // HOST:PORT, default 0.0.0.0:5696
 	const char *state_dir;         // key store directory
@@ -35,6 +37,10 @@ struct kms_config {
 	size_t admin_count;
 	int max_connections;           // default 256
 	int idle_timeout_seconds;      // default 300
+	// While there are fewer connections than CPUs, a connection's thread
+	// polls for the next request for up to this long before it sleeps
+	// (see struct kmip_spin). 0 turns it off.
+	int busy_poll_us;              // default KMS_DEFAULT_BUSY_POLL_US
 	int threads;                   // worker threads; default 4
 	size_t max_message;            // default KMIP_DEFAULT_MAX_MESSAGE
 	// When not NULL, the bound port is written here once listening (for

@@ -24,6 +24,7 @@ struct kmip_client {
 	char host[256];
 	char port[16];
 	int timeout_ms;
+	struct kmip_spin spin;
 	struct kmip_version version;
 	SSL_CTX *tls;
 	struct ca_renewer *renewer;
@@ -48,6 +49,7 @@ int kmip_client_new(struct kmip_client **out, const struct kmip_client_options *
 	snprintf(c->host, sizeof(c->host), "%s", options->host);
 	snprintf(c->port, sizeof(c->port), "%s", options->port != NULL ? options->port : "5696");
 	c->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : 10000;
+	c->spin.limit_us = options->busy_poll_us > 0 ? options->busy_poll_us : 0;
 	c->version = options->version.major != 0 ? options->version : (struct kmip_version){ 1, 4 };
 	c->fd = -1;
 	c->renewer = options->renewer;
@@ -186,7 +188,7 @@ static int exchange(struct kmip_client *c, const struct kmip_buf *request, bool 
 	*retryable = false;
 	int rc = kmip_tls_write(c->ssl, request->data, request->size, deadline);
 	if (rc == 0)
-		rc = kmip_tls_read(c->ssl, header, sizeof(header), deadline, NULL);
+		rc = kmip_tls_read(c->ssl, header, sizeof(header), deadline, NULL, &c->spin);
 	if (rc != 0) {
 		*retryable = rc == -ECONNRESET || rc == -EPROTO;
 		return cf_error_set(err, rc, "KMS %s:%s: %s", c->host, c->port,
@@ -208,7 +210,7 @@ static int exchange(struct kmip_client *c, const struct kmip_buf *request, bool 
 	c->response_size = total;
 	memcpy(c->response, header, sizeof(header));
 	rc = kmip_tls_read(c->ssl, c->response + sizeof(header), total - sizeof(header), deadline,
-			   NULL);
+			   NULL, NULL);
 	if (rc != 0)
 		return cf_error_set(err, rc, "KMS %s:%s: %s", c->host, c->port,
 				    rc == -ETIMEDOUT ? "response timed out" : "connection lost");

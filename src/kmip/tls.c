@@ -130,12 +130,41 @@ int kmip_tls_peer_identity(SSL *ssl, char *identity, size_t size)
 	return rc;
 }
 
+static int64_t monotonic_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+// Polls without sleeping for up to spin->limit_us; true when the socket
+// became readable in that time.
+static bool spin_until_readable(struct pollfd *pfd, struct kmip_spin *spin)
+{
+	if (spin == NULL || spin->limit_us <= 0)
+		return false;
+	if (spin->skip > 0) {
+		spin->skip--;
+		return false;
+	}
+	int64_t until = monotonic_us() + spin->limit_us;
+	do {
+		if (poll(pfd, 1, 0) > 0)
+			return true;
+	} while (monotonic_us() < until);
+	spin->skip = KMIP_SPIN_BACKOFF;
+	return false;
+}
+
 // Waits until the socket is readable or writable, as SSL_get_error requested.
-static int wait_io(SSL *ssl, int ssl_error, int64_t deadline_ms, const volatile int *stop)
+static int wait_io(SSL *ssl, int ssl_error, int64_t deadline_ms, const volatile int *stop,
+		   struct kmip_spin *spin)
 {
 	struct pollfd pfd = { .fd = SSL_get_fd(ssl) };
 
 	pfd.events = ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+	if (pfd.events == POLLIN && spin_until_readable(&pfd, spin))
+		return 0;
 	for (;;) {
 		int64_t left = deadline_ms - kmip_monotonic_ms();
 		if (left <= 0)
@@ -151,12 +180,13 @@ static int wait_io(SSL *ssl, int ssl_error, int64_t deadline_ms, const volatile 
 	}
 }
 
-static int classify(SSL *ssl, int ret, int64_t deadline_ms, const volatile int *stop)
+static int classify(SSL *ssl, int ret, int64_t deadline_ms, const volatile int *stop,
+		    struct kmip_spin *spin)
 {
 	int e = SSL_get_error(ssl, ret);
 
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-		return wait_io(ssl, e, deadline_ms, stop);
+		return wait_io(ssl, e, deadline_ms, stop, spin);
 	if (e == SSL_ERROR_ZERO_RETURN)
 		return -ECONNRESET;
 	if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
@@ -179,14 +209,14 @@ int kmip_tls_handshake(SSL *ssl, bool server, int64_t deadline_ms)
 		int ret = server ? SSL_accept(ssl) : SSL_connect(ssl);
 		if (ret == 1)
 			return 0;
-		int rc = classify(ssl, ret, deadline_ms, NULL);
+		int rc = classify(ssl, ret, deadline_ms, NULL, NULL);
 		if (rc != 0)
 			return rc;
 	}
 }
 
 int kmip_tls_read(SSL *ssl, void *buf, size_t size, int64_t deadline_ms,
-		  const volatile int *stop)
+		  const volatile int *stop, struct kmip_spin *spin)
 {
 	size_t done = 0;
 
@@ -197,7 +227,7 @@ int kmip_tls_read(SSL *ssl, void *buf, size_t size, int64_t deadline_ms,
 			done += n;
 			continue;
 		}
-		int rc = classify(ssl, ret, deadline_ms, stop);
+		int rc = classify(ssl, ret, deadline_ms, stop, spin);
 		if (rc != 0)
 			return rc;
 	}
@@ -215,7 +245,7 @@ int kmip_tls_write(SSL *ssl, const void *buf, size_t size, int64_t deadline_ms)
 			done += n;
 			continue;
 		}
-		int rc = classify(ssl, ret, deadline_ms, NULL);
+		int rc = classify(ssl, ret, deadline_ms, NULL, NULL);
 		if (rc != 0)
 			return rc;
 	}
