@@ -204,6 +204,18 @@ static void csr_parse_and_policy(void **state)
 	assert_int_equal(ca_csr_parse(der, size, &req, &err), -EINVAL);
 	free(der);
 
+	// A point off the curve must be rejected when the key is imported,
+	// before the signature is checked.
+	der = make_csr("P-256", "a.test", "DNS:a.test", &size, NULL);
+	static const uint8_t point_prefix[] = { 0x03, 0x42, 0x00, 0x04 };
+	uint8_t *point = memmem(der, size, point_prefix, sizeof(point_prefix));
+	assert_non_null(point);
+	point[sizeof(point_prefix) + 63] ^= 0x01; // last byte of Y
+	cf_error_reset(&err);
+	assert_int_equal(ca_csr_parse(der, size, &req, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "public key is invalid"));
+	free(der);
+
 	der = make_csr("P-256", "other.test", "DNS:a.test", &size, NULL);
 	assert_int_equal(ca_csr_parse(der, size, &req, &err), 0);
 	cf_error_reset(&err);
