@@ -86,6 +86,24 @@ struct est_server {
 	struct est_worker workers[EST_THREADS_MAX];
 };
 
+// Sends a reply as one TLS record. evhttp puts the status line and headers
+// in one buffer segment and moves the body in as another, and libevent
+// 2.1's OpenSSL bufferevent calls SSL_write once per segment, so the reply
+// would leave in two records and two TCP writes. The bytes are written
+// later from the event loop, so merging the segments here is in time.
+static void send_reply(struct evhttp_request *req, int status, const char *reason,
+		       struct evbuffer *body)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev = conn != NULL ? evhttp_connection_get_bufferevent(conn) : NULL;
+
+	evhttp_send_reply(req, status, reason, body);
+	// evhttp frees a request and its connection only from the event loop,
+	// so bev is still valid here.
+	if (bev != NULL)
+		evbuffer_pullup(bufferevent_get_output(bev), -1);
+}
+
 static void log_rejection(struct evhttp_request *req, int status, const char *message)
 {
 	char peer[64] = "-", quoted[CF_ERROR_MAX + 16];
@@ -115,7 +133,7 @@ static void send_error(struct est_worker *server, struct evhttp_request *req, in
 		evhttp_add_header(headers, "WWW-Authenticate", "Basic realm=\"coffer-est\", Bearer");
 	if (body != NULL)
 		evbuffer_add_printf(body, "%s\n", message);
-	evhttp_send_reply(req, status, reason, body);
+	send_reply(req, status, reason, body);
 	evbuffer_free(body);
 }
 
@@ -157,7 +175,7 @@ static void send_base64(struct evhttp_request *req, const char *content_type,
 		evbuffer_add(body, text, strlen(text));
 		evbuffer_add(body, "\n", 1);
 	}
-	evhttp_send_reply(req, 200, "OK", body);
+	send_reply(req, 200, "OK", body);
 	evbuffer_free(body);
 	free(text);
 }
@@ -208,7 +226,7 @@ static void handle_crl(struct evhttp_request *req, void *arg)
 			  "application/pkix-crl");
 	if (body != NULL)
 		evbuffer_add(body, der, size);
-	evhttp_send_reply(req, 200, "OK", body);
+	send_reply(req, 200, "OK", body);
 	evbuffer_free(body);
 	free(der);
 }
