@@ -142,6 +142,33 @@ int ca_base64_encode(const uint8_t *data, size_t size, char **out);
 int ca_record_cert(struct ca *ca, X509 *cert, const struct ca_san_list *sans,
 		   enum ca_profile profile, const char *authorized_by, struct cf_error *err);
 
+#define CA_TOKEN_ID_HEX 16
+#define CA_TOKEN_HASH_SIZE 32 // SHA-256 of the token secret
+
+// A new enrollment between its two steps. ca_enroll_prepare does all that
+// needs no write transaction: it parses and verifies the request, checks
+// the token and the SANs and signs the certificate. ca_enroll_record then
+// checks the token again, records the certificate and consumes the token
+// in one transaction (a savepoint while batching). A certificate whose
+// record step fails is freed unsent, so it was never issued.
+struct ca_enrollment {
+	char token_id[CA_TOKEN_ID_HEX + 1];
+	uint8_t secret_hash[CA_TOKEN_HASH_SIZE];
+	struct ca_san_list sans;
+	enum ca_profile profile;
+	int64_t lifetime;
+	X509 *cert;
+};
+
+int ca_enroll_prepare(struct ca *ca, const char *token, const uint8_t *csr_der, size_t csr_size,
+		      struct ca_enrollment *out, struct cf_error *err);
+// On success moves the certificate to *out. Callers that batch must not
+// send it before ca_batch_commit returns 0.
+int ca_enroll_record(struct ca *ca, struct ca_enrollment *enrollment, X509 **out,
+		     struct cf_error *err);
+// Frees the certificate, if still held, and wipes the secret's hash.
+void ca_enrollment_clear(struct ca_enrollment *enrollment);
+
 int ca_db_begin(struct ca *ca, struct cf_error *err);
 int ca_db_commit(struct ca *ca, struct cf_error *err);
 void ca_db_rollback(struct ca *ca);

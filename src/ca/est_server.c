@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The EST server (RFC 7030) over HTTPS: libevent's evhttp with OpenSSL
-// bufferevents, one event-loop thread that owns the struct ca handle.
+// bufferevents, one event-loop thread per worker, each with its own struct
+// ca handle. A new enrollment is checked and signed in its request handler
+// and recorded at the end of the loop iteration, in one transaction with
+// the others of that iteration, before any of their replies is sent.
 //
 // TLS requests a client certificate but accepts a connection without one,
 // and accepts any certificate during the handshake. Only simplereenroll
@@ -44,12 +47,15 @@
 
 struct est_server;
 
-// A certificate issued in the worker's open batch. Its reply waits until
-// the batch commits, so a client never has a certificate whose issuance
-// record and audit record could still be rolled back.
+// A certificate waiting for its reply until the worker's batch commits, so
+// a client never has a certificate whose issuance record and audit record
+// could still be rolled back. A renewal is recorded in the batch when its
+// request is handled (cert set). A new enrollment is recorded at flush
+// (enrollment set), so its signing happens outside the write lock.
 struct pending_reply {
 	struct evhttp_request *req;
 	X509 *cert;
+	struct ca_enrollment *enrollment;
 	const char *how;
 };
 
@@ -326,10 +332,35 @@ static void send_certificate(struct est_worker *server, struct evhttp_request *r
 	free(der);
 }
 
-// Commits the worker's open batch, then sends every queued certificate, or
-// an error to each of their clients when the commit failed.
+static void free_enrollment(struct ca_enrollment *enrollment)
+{
+	if (enrollment == NULL)
+		return;
+	ca_enrollment_clear(enrollment);
+	free(enrollment);
+}
+
+// Records the queued enrollments in the worker's batch and commits it,
+// then sends every queued certificate, or an error to each of their
+// clients when the commit failed. An enrollment whose record step fails
+// gets its error reply at once.
 static int commit_and_reply(struct est_worker *worker, struct cf_error *err)
 {
+	for (size_t i = 0; i < worker->pending_count; i++) {
+		struct pending_reply *reply = &worker->pending[i];
+		if (reply->enrollment == NULL)
+			continue;
+		struct cf_error record_err = { 0 };
+		int record_rc = ca_enroll_record(worker->ca, reply->enrollment, &reply->cert,
+						 &record_err);
+		free_enrollment(reply->enrollment);
+		reply->enrollment = NULL;
+		if (record_rc != 0) {
+			send_failure(worker, reply->req, record_rc, &record_err);
+			reply->req = NULL;
+		}
+	}
+
 	int rc = ca_batch_commit(worker->ca, err);
 	if (rc != 0) {
 		char quoted[CF_ERROR_MAX + 16];
@@ -339,9 +370,9 @@ static int commit_and_reply(struct est_worker *worker, struct cf_error *err)
 	}
 	for (size_t i = 0; i < worker->pending_count; i++) {
 		struct pending_reply *reply = &worker->pending[i];
-		if (rc == 0)
+		if (reply->req != NULL && rc == 0)
 			send_certificate(worker, reply->req, reply->cert, reply->how);
-		else
+		else if (reply->req != NULL)
 			send_failure(worker, reply->req, rc, err);
 		X509_free(reply->cert);
 	}
@@ -365,17 +396,27 @@ static void schedule_flush(struct est_worker *worker)
 		event_active(worker->flush, 0, 0);
 }
 
-// Queues cert (taking ownership) for the reply to req after the commit.
-static void queue_certificate(struct est_worker *worker, struct evhttp_request *req, X509 *cert,
-			      const char *how)
+// Queues a reply to req for after the commit, taking ownership of cert
+// (a renewal already recorded in the batch) or of enrollment (a new
+// enrollment, recorded at flush). Exactly one of the two is set.
+static void queue_reply(struct est_worker *worker, struct evhttp_request *req, X509 *cert,
+			struct ca_enrollment *enrollment, const char *how)
 {
 	if (worker->pending_count == worker->pending_capacity) {
 		size_t capacity = worker->pending_capacity > 0 ? 2 * worker->pending_capacity : 16;
 		struct pending_reply *grown = realloc(worker->pending, capacity * sizeof(*grown));
 		if (grown == NULL) {
-			// Without room to queue, commit now: the batch includes cert.
+			// Without room to queue, commit now. The batch includes a
+			// renewal's cert, and an enrollment is recorded after it.
 			struct cf_error err = { 0 };
 			int rc = commit_and_reply(worker, &err);
+			if (enrollment != NULL) {
+				cf_error_reset(&err);
+				rc = ca_enroll_record(worker->ca, enrollment, &cert, &err);
+				if (rc == 0)
+					rc = ca_batch_commit(worker->ca, &err);
+				free_enrollment(enrollment);
+			}
 			if (rc == 0)
 				send_certificate(worker, req, cert, how);
 			else
@@ -386,7 +427,10 @@ static void queue_certificate(struct est_worker *worker, struct evhttp_request *
 		worker->pending = grown;
 		worker->pending_capacity = capacity;
 	}
-	worker->pending[worker->pending_count++] = (struct pending_reply){ req, cert, how };
+	worker->pending[worker->pending_count++] =
+		(struct pending_reply){ req, cert, enrollment, how };
+	if (enrollment != NULL)
+		event_active(worker->flush, 0, 0);
 }
 
 static void handle_simpleenroll(struct evhttp_request *req, void *arg)
@@ -396,7 +440,6 @@ static void handle_simpleenroll(struct evhttp_request *req, void *arg)
 	char token[CA_TOKEN_TEXT_SIZE];
 	uint8_t *der = NULL;
 	size_t size = 0;
-	X509 *cert = NULL;
 
 	if (!read_request_body(server, req, &der, &size))
 		return;
@@ -409,15 +452,19 @@ static void handle_simpleenroll(struct evhttp_request *req, void *arg)
 		return;
 	}
 
-	rc = ca_enroll(server->ca, token, der, size, &cert, &err);
+	struct ca_enrollment *enrollment = malloc(sizeof(*enrollment));
+	if (enrollment == NULL)
+		rc = cf_error_set(&err, -ENOMEM, "out of memory");
+	else
+		rc = ca_enroll_prepare(server->ca, token, der, size, enrollment, &err);
 	cf_wipe(token, sizeof(token));
 	free(der);
-	schedule_flush(server);
 	if (rc != 0) {
+		free(enrollment);
 		send_failure(server, req, rc, &err);
 		return;
 	}
-	queue_certificate(server, req, cert, "token");
+	queue_reply(server, req, NULL, enrollment, "token");
 }
 
 static SSL *request_ssl(struct evhttp_request *req)
@@ -450,7 +497,7 @@ static void handle_simplereenroll(struct evhttp_request *req, void *arg)
 		send_failure(server, req, rc, &err);
 		return;
 	}
-	queue_certificate(server, req, cert, "reenroll");
+	queue_reply(server, req, cert, NULL, "reenroll");
 }
 
 static void handle_other(struct evhttp_request *req, void *arg)
@@ -695,8 +742,10 @@ static void worker_free(struct est_worker *worker, bool owns_ca)
 {
 	// Replies still queued at shutdown are dropped with their requests. The
 	// batch they belong to was rolled back when the loop stopped.
-	for (size_t i = 0; i < worker->pending_count; i++)
+	for (size_t i = 0; i < worker->pending_count; i++) {
 		X509_free(worker->pending[i].cert);
+		free_enrollment(worker->pending[i].enrollment);
+	}
 	free(worker->pending);
 	if (worker->flush != NULL)
 		event_free(worker->flush);

@@ -23,7 +23,7 @@
 // Largest RSA modulus accepted, which bounds the cost of verifying a request.
 #define CA_RSA_MAX_BITS 8192
 
-#define TOKEN_ID_HEX 16
+#define TOKEN_ID_HEX CA_TOKEN_ID_HEX
 #define TOKEN_SECRET_HEX 64
 
 // Checks the key type from the subjectPublicKeyInfo's algorithm identifier,
@@ -471,16 +471,15 @@ struct token_row {
 	int64_t lifetime;
 };
 
-// Looks the token up and checks its secret, use and expiry. Runs inside
-// the enrollment transaction so two requests cannot both consume it.
-static int token_check(struct ca *ca, const char *id, const char *secret, struct token_row *row,
-		       struct cf_error *err)
+// Looks the token up and checks its secret (by its SHA-256 hash), use and
+// expiry. Only a check inside the transaction that consumes the token
+// stops two requests from both using it.
+static int token_check(struct ca *ca, const char *id, const uint8_t hash[CA_TOKEN_HASH_SIZE],
+		       struct token_row *row, struct cf_error *err)
 {
-	uint8_t hash[32];
 	sqlite3_stmt *stmt = ca->token_select;
 	int rc = 0;
 
-	cf_sha256(secret, strlen(secret), hash);
 	sqlite3_reset(stmt);
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
 	int step = sqlite3_step(stmt);
@@ -490,8 +489,8 @@ static int token_check(struct ca *ca, const char *id, const char *secret, struct
 			     : cf_error_set(err, -EIO, "database error: %s", sqlite3_errmsg(ca->db));
 		goto out;
 	}
-	if (sqlite3_column_bytes(stmt, 0) != (int)sizeof(hash) ||
-	    !cf_ct_equal(sqlite3_column_blob(stmt, 0), hash, sizeof(hash))) {
+	if (sqlite3_column_bytes(stmt, 0) != CA_TOKEN_HASH_SIZE ||
+	    !cf_ct_equal(sqlite3_column_blob(stmt, 0), hash, CA_TOKEN_HASH_SIZE)) {
 		rc = cf_error_set(err, -EACCES, "bootstrap token %s has a wrong secret", id);
 		goto out;
 	}
@@ -529,50 +528,92 @@ static int token_consume(struct ca *ca, const char *id, X509 *cert, struct cf_er
 	return 0;
 }
 
-int ca_enroll(struct ca *ca, const char *token, const uint8_t *csr_der, size_t csr_size,
-	      X509 **out, struct cf_error *err)
+int ca_enroll_prepare(struct ca *ca, const char *token, const uint8_t *csr_der, size_t csr_size,
+		      struct ca_enrollment *out, struct cf_error *err)
 {
-	char id[TOKEN_ID_HEX + 1], secret[TOKEN_SECRET_HEX + 1], cn[256], actor[32];
+	char secret[TOKEN_SECRET_HEX + 1], cn[256];
 	struct token_row row;
-	struct ca_san_list requested;
 	X509_REQ *req = NULL;
-	X509 *cert = NULL;
 	int rc;
 
-	if (token_split(token, id, secret) != 0)
+	memset(out, 0, sizeof(*out));
+	if (token_split(token, out->token_id, secret) != 0)
 		return cf_error_set(err, -EACCES, "the bootstrap token is malformed (expected ID.SECRET)");
+	cf_sha256(secret, strlen(secret), out->secret_hash);
+	cf_wipe(secret, sizeof(secret));
 
 	rc = ca_csr_parse(csr_der, csr_size, &req, err);
 	if (rc == 0)
-		rc = request_identity(req, &requested, cn, sizeof(cn), err);
-	if (rc != 0)
-		goto out;
+		rc = request_identity(req, &out->sans, cn, sizeof(cn), err);
+	// Reading the token outside a write transaction lets the signing below
+	// run while other threads commit. ca_enroll_record checks it again.
+	if (rc == 0)
+		rc = token_check(ca, out->token_id, out->secret_hash, &row, err);
+	if (rc == 0)
+		rc = check_allowed(&out->sans, &row.sans, err);
+	if (rc == 0)
+		rc = issue(ca, req, cn, &out->sans, row.profile, row.lifetime, &out->cert, err);
+	X509_REQ_free(req);
+	if (rc != 0) {
+		ca_enrollment_clear(out);
+		return rc;
+	}
+	out->profile = row.profile;
+	out->lifetime = row.lifetime;
+	return 0;
+}
 
-	rc = ca_db_begin(ca, err);
+int ca_enroll_record(struct ca *ca, struct ca_enrollment *enrollment, X509 **out,
+		     struct cf_error *err)
+{
+	struct token_row row;
+	char actor[32];
+
+	int rc = ca_db_begin(ca, err);
 	if (rc != 0)
-		goto out;
-	rc = token_check(ca, id, secret, &row, err);
+		return rc;
+	rc = token_check(ca, enrollment->token_id, enrollment->secret_hash, &row, err);
+	// Tokens change only when consumed. Another profile or lifetime means
+	// the row was edited outside coffer after the certificate was signed.
+	if (rc == 0 && (row.profile != enrollment->profile || row.lifetime != enrollment->lifetime))
+		rc = cf_error_set(err, -EACCES, "bootstrap token %s changed during the enrollment",
+				  enrollment->token_id);
 	if (rc == 0)
-		rc = check_allowed(&requested, &row.sans, err);
+		rc = check_allowed(&enrollment->sans, &row.sans, err);
+	snprintf(actor, sizeof(actor), "token:%s", enrollment->token_id);
 	if (rc == 0)
-		rc = issue(ca, req, cn, &requested, row.profile, row.lifetime, &cert, err);
-	snprintf(actor, sizeof(actor), "token:%s", id);
+		rc = ca_record_cert(ca, enrollment->cert, &enrollment->sans, row.profile, actor, err);
 	if (rc == 0)
-		rc = ca_record_cert(ca, cert, &requested, row.profile, actor, err);
-	if (rc == 0)
-		rc = token_consume(ca, id, cert, err);
+		rc = token_consume(ca, enrollment->token_id, enrollment->cert, err);
 	if (rc == 0)
 		rc = ca_db_commit(ca, err);
 	if (rc != 0) {
 		ca_db_rollback(ca);
-		goto out;
+		return rc;
 	}
-	*out = cert;
-	cert = NULL;
-out:
-	cf_wipe(secret, sizeof(secret));
-	X509_free(cert);
-	X509_REQ_free(req);
+	*out = enrollment->cert;
+	enrollment->cert = NULL;
+	return 0;
+}
+
+void ca_enrollment_clear(struct ca_enrollment *enrollment)
+{
+	X509_free(enrollment->cert);
+	enrollment->cert = NULL;
+	cf_wipe(enrollment->secret_hash, sizeof(enrollment->secret_hash));
+}
+
+int ca_enroll(struct ca *ca, const char *token, const uint8_t *csr_der, size_t csr_size,
+	      X509 **out, struct cf_error *err)
+{
+	struct ca_enrollment *enrollment = malloc(sizeof(*enrollment));
+	if (enrollment == NULL)
+		return -ENOMEM;
+	int rc = ca_enroll_prepare(ca, token, csr_der, csr_size, enrollment, err);
+	if (rc == 0)
+		rc = ca_enroll_record(ca, enrollment, out, err);
+	ca_enrollment_clear(enrollment);
+	free(enrollment);
 	return rc;
 }
 
@@ -676,13 +717,14 @@ int ca_reenroll(struct ca *ca, X509 *current, STACK_OF(X509) *chain,
 	if (lifetime <= 0 || lifetime > ca->max_lifetime)
 		lifetime = ca->lifetime;
 
-	rc = ca_db_begin(ca, err);
+	// Signing before the transaction keeps it out of the write lock.
+	rc = issue(ca, req, cn, &requested, profile, lifetime, &cert, err);
+	if (rc == 0)
+		rc = ca_db_begin(ca, err);
 	if (rc != 0)
 		goto out;
-	rc = issue(ca, req, cn, &requested, profile, lifetime, &cert, err);
 	snprintf(actor, sizeof(actor), "cert:%s", serial);
-	if (rc == 0)
-		rc = ca_record_cert(ca, cert, &requested, profile, actor, err);
+	rc = ca_record_cert(ca, cert, &requested, profile, actor, err);
 	if (rc == 0)
 		rc = ca_db_commit(ca, err);
 	if (rc != 0) {

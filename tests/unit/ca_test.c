@@ -17,6 +17,8 @@
 
 #include <coffer/ca.h>
 
+#include "ca/ca_internal.h"
+
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -509,6 +511,47 @@ static void list_shows_issued(void **state)
 	assert_int_equal(count, 3);
 }
 
+// Two requests may pass ca_enroll_prepare with the same token, because it
+// reads the token outside a write transaction. Only the first may be
+// recorded, alone or in one batch with the second.
+static void enroll_record_rechecks_token(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_error err = { 0 };
+	char token[CA_TOKEN_TEXT_SIZE];
+	struct ca_enrollment first, second;
+	size_t size = 0;
+	X509 *cert = NULL;
+	int issued_before = 0, issued_after = 0;
+
+	assert_int_equal(ca_list(f->ca, count_certs, &issued_before, &err), 0);
+	uint8_t *der = make_csr("P-256", NULL, "DNS:twice.test", &size, NULL);
+	for (int batching = 0; batching <= 1; batching++) {
+		create_token(f->ca, "DNS:twice.test", 600, 0, token);
+		assert_int_equal(ca_enroll_prepare(f->ca, token, der, size, &first, &err), 0);
+		assert_int_equal(ca_enroll_prepare(f->ca, token, der, size, &second, &err), 0);
+		ca_batch_set(f->ca, batching == 1);
+
+		assert_int_equal(ca_enroll_record(f->ca, &first, &cert, &err), 0);
+		assert_non_null(cert);
+		X509_free(cert);
+		cert = NULL;
+		cf_error_reset(&err);
+		assert_int_equal(ca_enroll_record(f->ca, &second, &cert, &err), -EACCES);
+		assert_non_null(strstr(err.message, "already used"));
+		assert_null(cert);
+		assert_int_equal(ca_batch_commit(f->ca, &err), 0);
+		ca_batch_set(f->ca, false);
+
+		ca_enrollment_clear(&first);
+		ca_enrollment_clear(&second);
+	}
+	free(der);
+
+	assert_int_equal(ca_list(f->ca, count_certs, &issued_after, &err), 0);
+	assert_int_equal(issued_after - issued_before, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest helpers[] = {
@@ -527,6 +570,7 @@ int main(void)
 		cmocka_unit_test(reenroll_revoke_and_crl),
 		cmocka_unit_test(cacerts_and_audit),
 		cmocka_unit_test(list_shows_issued),
+		cmocka_unit_test(enroll_record_rechecks_token),
 	};
 	int failed = cmocka_run_group_tests_name("ca helpers", helpers, NULL, NULL);
 	failed += cmocka_run_group_tests_name("ca issuance", issuance, setup_ca, teardown_ca);
