@@ -195,16 +195,17 @@ static void node_init_locks(struct node *n)
 	pthread_mutex_init(&n->id_lock, NULL);
 }
 
-// Returns a file handle for fd, or NULL when the filesystem has none (the
-// node then keeps fd open instead).
-static struct file_handle *handle_of(int fd)
+// Returns a file handle for name in dirfd, or NULL when the filesystem
+// has none. flags are those of name_to_handle_at, so a symlink is not
+// followed unless they contain AT_SYMLINK_FOLLOW.
+static struct file_handle *handle_at(int dirfd, const char *name, int flags)
 {
 	struct file_handle *h = malloc(sizeof(*h) + MAX_HANDLE_SZ);
 	int mount_id;
 	if (h == NULL)
 		return NULL;
 	h->handle_bytes = MAX_HANDLE_SZ;
-	if (name_to_handle_at(fd, "", h, &mount_id, AT_EMPTY_PATH) != 0) {
+	if (name_to_handle_at(dirfd, name, h, &mount_id, flags) != 0) {
 		free(h);
 		return NULL;
 	}
@@ -234,49 +235,85 @@ static void node_fd_put(struct node *n, int fd)
 		close(fd);
 }
 
-// Returns the node for st, taking ownership of fd: a known node gains a
-// lookup and fd is closed, a new node keeps fd.
-static struct node *node_get(int fd, const struct stat *st)
+// Finds the node of st's inode and adds a lookup to it. Caller holds
+// server.table_lock. Returns NULL when the inode has no node yet.
+static struct node *node_ref_locked(const struct stat *st)
 {
-	pthread_mutex_lock(&server.table_lock);
-	if (st->st_dev == server.root.dev && st->st_ino == server.root.ino) {
-		pthread_mutex_unlock(&server.table_lock);
-		close(fd);
+	if (st->st_dev == server.root.dev && st->st_ino == server.root.ino)
 		return &server.root;
-	}
-	size_t b = bucket_of(st->st_dev, st->st_ino);
-	struct node *n = server.buckets[b];
+	struct node *n = server.buckets[bucket_of(st->st_dev, st->st_ino)];
 	while (n != NULL && !(n->dev == st->st_dev && n->ino == st->st_ino))
 		n = n->next;
-	if (n != NULL) {
+	if (n != NULL)
 		n->lookups++;
-		pthread_mutex_unlock(&server.table_lock);
-		close(fd);
-		return n;
-	}
+	return n;
+}
 
-	n = calloc(1, sizeof(*n));
-	if (n == NULL) {
-		pthread_mutex_unlock(&server.table_lock);
-		close(fd);
-		return NULL;
-	}
-	n->dev = st->st_dev;
-	n->ino = st->st_ino;
-	n->fd = fd;
-	if (!S_ISDIR(st->st_mode)) {
-		n->handle = handle_of(fd);
-		if (n->handle != NULL) {
-			close(fd);
-			n->fd = -1;
-		}
-	}
-	n->lookups = 1;
-	node_init_locks(n);
-	n->next = server.buckets[b];
-	server.buckets[b] = n;
+static struct node *node_ref(const struct stat *st)
+{
+	pthread_mutex_lock(&server.table_lock);
+	struct node *n = node_ref_locked(st);
 	pthread_mutex_unlock(&server.table_lock);
 	return n;
+}
+
+// Returns the node for st with one more lookup, or NULL when out of
+// memory. A new node takes handle, or fd when handle is NULL. Whatever
+// the node does not take is released.
+static struct node *node_insert(const struct stat *st, int fd, struct file_handle *handle)
+{
+	pthread_mutex_lock(&server.table_lock);
+	struct node *n = node_ref_locked(st);
+	bool created = false;
+	if (n == NULL) {
+		n = calloc(1, sizeof(*n));
+		if (n != NULL) {
+			n->dev = st->st_dev;
+			n->ino = st->st_ino;
+			n->handle = handle;
+			n->fd = handle != NULL ? -1 : fd;
+			n->lookups = 1;
+			node_init_locks(n);
+			size_t b = bucket_of(st->st_dev, st->st_ino);
+			n->next = server.buckets[b];
+			server.buckets[b] = n;
+			created = true;
+		}
+	}
+	pthread_mutex_unlock(&server.table_lock);
+
+	if (!created || handle != NULL) {
+		if (fd >= 0)
+			close(fd);
+	}
+	if (!created)
+		free(handle);
+	return n;
+}
+
+// Creates the node of entry disk in dir, whose attributes are st, or
+// returns the existing one. A non-directory is kept as a file handle
+// taken by name, which is safe because the kernel runs no lookup while
+// the same directory is changed through this mount, and the ciphertext
+// directory has no other writers (see Limits above). A directory keeps
+// an O_PATH descriptor, and st is refreshed from it in case the name
+// changed since st was read.
+static int node_new_at(struct node *dir, const char *disk, struct stat *st, struct node **out)
+{
+	struct file_handle *h = S_ISDIR(st->st_mode) ? NULL : handle_at(dir->fd, disk, 0);
+	int fd = -1;
+	if (h == NULL) {
+		fd = openat(dir->fd, disk, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+			int rc = -errno;
+			close(fd);
+			return rc;
+		}
+	}
+	*out = node_insert(st, fd, h);
+	return *out == NULL ? -ENOMEM : 0;
 }
 
 static void node_forget(struct node *n, uint64_t count)
@@ -458,28 +495,54 @@ static void chown_to_caller(fuse_req_t req, int dirfd, const char *name)
 		       server.options->volume, (unsigned)ctx->uid, (unsigned)ctx->gid, errno);
 }
 
-static int entry_for(struct node *dir, const char *disk, struct fuse_entry_param *e)
+static void entry_fill(struct fuse_entry_param *e, struct node *n, struct stat *st)
 {
-	memset(e, 0, sizeof(*e));
-	int fd = openat(dir->fd, disk, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-
-	struct stat st;
-	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
-		int rc = -errno;
-		close(fd);
-		return rc;
-	}
-	struct node *n = node_get(fd, &st);
-	if (n == NULL)
-		return -ENOMEM;
-
-	plain_attr(&st);
+	plain_attr(st);
 	e->ino = n == &server.root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
-	e->attr = st;
+	e->attr = *st;
 	e->attr_timeout = server.options->cache_timeout;
 	e->entry_timeout = server.options->cache_timeout;
+}
+
+// Looks up the entry disk of dir and adds a kernel reference to its
+// node. A name whose inode already has a node costs one fstatat.
+static int entry_for(struct node *dir, const char *disk, struct fuse_entry_param *e)
+{
+	struct stat st;
+	memset(e, 0, sizeof(*e));
+	if (fstatat(dir->fd, disk, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+
+	struct node *n = node_ref(&st);
+	if (n == NULL) {
+		int rc = node_new_at(dir, disk, &st, &n);
+		if (rc != 0)
+			return rc;
+	}
+	entry_fill(e, n, &st);
+	return 0;
+}
+
+// Like entry_for, for an object that the server has just opened as fd:
+// its attributes and handle come from the descriptor.
+static int entry_for_open(struct node *dir, const char *disk, int fd,
+			  struct fuse_entry_param *e)
+{
+	struct stat st;
+	memset(e, 0, sizeof(*e));
+	if (fstat(fd, &st) != 0)
+		return -errno;
+
+	struct node *n = node_ref(&st);
+	if (n == NULL) {
+		struct file_handle *h = handle_at(fd, "", AT_EMPTY_PATH);
+		if (h == NULL)
+			return entry_for(dir, disk, e);
+		n = node_insert(&st, -1, h);
+		if (n == NULL)
+			return -ENOMEM;
+	}
+	entry_fill(e, n, &st);
 	return 0;
 }
 
@@ -1234,12 +1297,21 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, rc == -EINVAL ? ENOENT : -rc);
 		return;
 	}
+	// The O_PATH descriptor keeps the inode alive past unlinkat, so the
+	// filesystem frees a removed file's blocks at close, after the reply,
+	// rather than while the caller waits.
+	int keep = openat(dir->fd, dn.name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (unlinkat(dir->fd, dn.name, 0) != 0) {
-		fuse_reply_err(req, errno);
+		rc = errno;
+		if (keep >= 0)
+			close(keep);
+		fuse_reply_err(req, rc);
 		return;
 	}
 	remove_long_name(dir, &dn);
 	fuse_reply_err(req, 0);
+	if (keep >= 0)
+		close(keep);
 }
 
 // Returns 1 when a ciphertext directory contains nothing but its IV file,
@@ -1495,7 +1567,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	chown_to_caller(req, dir->fd, dn.name);
 
 	struct fuse_entry_param e;
-	rc = entry_for(dir, dn.name, &e);
+	rc = entry_for_open(dir, dn.name, fd, &e);
 	if (rc != 0) {
 		close(fd);
 		fuse_reply_err(req, -rc);
