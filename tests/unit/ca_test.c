@@ -472,6 +472,51 @@ static void reenroll_revoke_and_crl(void **state)
 	X509_free(renewed);
 }
 
+// Encodes certs with OpenSSL's PKCS7 API, as a reference for the DER that
+// ca_pkcs7_certs_der writes directly.
+static int openssl_pkcs7_der(X509 *const *certs, size_t count, unsigned char **der)
+{
+	PKCS7 *p7 = PKCS7_new();
+	assert_non_null(p7);
+	assert_true(PKCS7_set_type(p7, NID_pkcs7_signed));
+	assert_true(PKCS7_content_new(p7, NID_pkcs7_data));
+	for (size_t i = 0; i < count; i++)
+		assert_true(PKCS7_add_certificate(p7, certs[i]));
+	int len = i2d_PKCS7(p7, der);
+	PKCS7_free(p7);
+	return len;
+}
+
+static void pkcs7_matches_openssl(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_error err = { 0 };
+	X509 *certs[2] = { ca_issuer_cert(f->ca), ca_root_cert(f->ca) };
+
+	for (size_t count = 0; count <= 2; count++) {
+		uint8_t *der = NULL;
+		size_t size = 0;
+		unsigned char *expected = NULL;
+
+		assert_int_equal(ca_pkcs7_certs_der(certs, count, &der, &size, &err), 0);
+		int expected_len = openssl_pkcs7_der(certs, count, &expected);
+		assert_true(expected_len > 0);
+		assert_int_equal(size, (size_t)expected_len);
+		assert_memory_equal(der, expected, size);
+
+		const unsigned char *p = der;
+		PKCS7 *p7 = d2i_PKCS7(NULL, &p, (long)size);
+		assert_non_null(p7);
+		assert_ptr_equal(p, der + size);
+		// An empty certificates field is left out, so OpenSSL gives NULL.
+		STACK_OF(X509) *parsed = p7->d.sign->cert;
+		assert_int_equal(parsed != NULL ? sk_X509_num(parsed) : 0, (int)count);
+		PKCS7_free(p7);
+		OPENSSL_free(expected);
+		free(der);
+	}
+}
+
 static void cacerts_and_audit(void **state)
 {
 	struct fixture *f = *state;
@@ -568,6 +613,7 @@ int main(void)
 		cmocka_unit_test(enroll_issues_per_policy),
 		cmocka_unit_test(enroll_token_expiry),
 		cmocka_unit_test(reenroll_revoke_and_crl),
+		cmocka_unit_test(pkcs7_matches_openssl),
 		cmocka_unit_test(cacerts_and_audit),
 		cmocka_unit_test(list_shows_issued),
 		cmocka_unit_test(enroll_record_rechecks_token),
