@@ -26,6 +26,10 @@ struct ca {
 	X509 *issuer;
 	EVP_PKEY *issuer_key;
 	const EVP_MD *issuer_digest;
+	// EVP_DigestSignInit done once with issuer_key and issuer_digest. Each
+	// leaf is signed with a copy, which skips the algorithm fetches that
+	// OpenSSL 3.0 does on every EVP_DigestSignInit.
+	EVP_MD_CTX *issuer_signing;
 	// Root and intermediate, for verifying client certificates.
 	X509_STORE *trust;
 	int64_t lifetime;
@@ -77,6 +81,9 @@ struct ca_cert_spec {
 	EVP_PKEY *signing_key;
 	// Digest for the signature; NULL picks one from signing_key.
 	const EVP_MD *digest;
+	// When set, a copy of this context signs, and signing_key and digest
+	// are not used.
+	const EVP_MD_CTX *signing_context;
 	int64_t not_before;
 	int64_t not_after;
 	bool is_ca;

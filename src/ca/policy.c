@@ -437,7 +437,7 @@ static int issue(struct ca *ca, X509_REQ *req, const char *cn, const struct ca_s
 		.public_key_info = X509_REQ_get_X509_PUBKEY(req),
 		.issuer = ca->issuer,
 		.signing_key = ca->issuer_key,
-		.digest = ca->issuer_digest,
+		.signing_context = ca->issuer_signing,
 		.not_before = now - CA_BACKDATE,
 		.not_after = not_after,
 		.profile = profile,

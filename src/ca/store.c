@@ -363,6 +363,12 @@ int ca_open(const struct ca_options *options, struct ca **out, struct cf_error *
 	}
 
 	ca->issuer_digest = ca_signing_digest(ca->issuer_key);
+	ca->issuer_signing = EVP_MD_CTX_new();
+	if (ca->issuer_signing == NULL ||
+	    EVP_DigestSignInit(ca->issuer_signing, NULL, ca->issuer_digest, NULL, ca->issuer_key) != 1) {
+		rc = cf_error_set(err, -EIO, "setting up signing with %s failed", path);
+		goto fail;
+	}
 	ca->trust = X509_STORE_new();
 	if (ca->trust == NULL || !X509_STORE_add_cert(ca->trust, ca->root) ||
 	    !X509_STORE_add_cert(ca->trust, ca->issuer)) {
@@ -426,6 +432,7 @@ void ca_close(struct ca *ca)
 	sqlite3_finalize(ca->rollback_to);
 	cf_audit_statements_free(&ca->audit);
 	sqlite3_close(ca->db);
+	EVP_MD_CTX_free(ca->issuer_signing);
 	X509_STORE_free(ca->trust);
 	X509_free(ca->root);
 	X509_free(ca->issuer);

@@ -269,16 +269,34 @@ static int set_public_key(X509 *cert, const struct ca_cert_spec *spec)
 	return X509_set_pubkey(cert, spec->public_key) == 1 ? 0 : -EIO;
 }
 
+static int sign_cert(X509 *cert, const struct ca_cert_spec *spec)
+{
+	if (spec->signing_context == NULL) {
+		const EVP_MD *digest = spec->digest != NULL ? spec->digest
+							    : ca_signing_digest(spec->signing_key);
+		return X509_sign(cert, spec->signing_key, digest) > 0 ? 0 : -EIO;
+	}
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int rc = -EIO;
+	if (ctx != NULL && EVP_MD_CTX_copy_ex(ctx, spec->signing_context) == 1 &&
+	    X509_sign_ctx(cert, ctx) > 0)
+		rc = 0;
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
 int ca_cert_build(const struct ca_cert_spec *spec, X509 **out, struct cf_error *err)
 {
 	X509 *cert = X509_new();
-	X509_NAME *subject = X509_NAME_new();
 	int rc = -EIO;
 
-	if (cert == NULL || subject == NULL) {
+	if (cert == NULL) {
 		rc = -ENOMEM;
 		goto out;
 	}
+	// The subject is built in the certificate, because X509_set_subject_name
+	// would copy it through an encode and decode.
+	X509_NAME *subject = X509_get_subject_name(cert);
 	if (!X509_NAME_add_entry_by_NID(subject, NID_commonName, MBSTRING_UTF8,
 					(const unsigned char *)spec->cn, -1, -1, 0)) {
 		rc = cf_error_set(err, -EINVAL,
@@ -287,7 +305,6 @@ int ca_cert_build(const struct ca_cert_spec *spec, X509 **out, struct cf_error *
 	}
 
 	if (!X509_set_version(cert, X509_VERSION_3) || set_random_serial(cert) != 0 ||
-	    !X509_set_subject_name(cert, subject) ||
 	    !X509_set_issuer_name(cert, spec->issuer != NULL ? X509_get_subject_name(spec->issuer)
 							      : subject) ||
 	    set_public_key(cert, spec) != 0 ||
@@ -302,8 +319,7 @@ int ca_cert_build(const struct ca_cert_spec *spec, X509 **out, struct cf_error *
 	    (add_extended_key_usage(cert, spec->profile) != 0 || add_sans(cert, spec->sans) != 0))
 		goto out;
 
-	const EVP_MD *digest = spec->digest != NULL ? spec->digest : ca_signing_digest(spec->signing_key);
-	if (X509_sign(cert, spec->signing_key, digest) <= 0)
+	if (sign_cert(cert, spec) != 0)
 		goto out;
 	*out = cert;
 	cert = NULL;
@@ -311,7 +327,6 @@ int ca_cert_build(const struct ca_cert_spec *spec, X509 **out, struct cf_error *
 out:
 	if (rc != 0)
 		cf_error_set(err, rc, "building the certificate for '%s' failed", spec->cn);
-	X509_NAME_free(subject);
 	X509_free(cert);
 	return rc;
 }
