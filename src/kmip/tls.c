@@ -149,10 +149,15 @@ static bool spin_until_readable(struct pollfd *pfd, struct kmip_spin *spin)
 	}
 	int64_t until = monotonic_us() + spin->limit_us;
 	do {
-		if (poll(pfd, 1, 0) > 0)
+		if (poll(pfd, 1, 0) > 0) {
+			spin->backoff = 0;
 			return true;
+		}
 	} while (monotonic_us() < until);
-	spin->skip = KMIP_SPIN_BACKOFF;
+	spin->backoff = spin->backoff == 0 ? 1 : spin->backoff * 2;
+	if (spin->backoff > KMIP_SPIN_BACKOFF)
+		spin->backoff = KMIP_SPIN_BACKOFF;
+	spin->skip = spin->backoff;
 	return false;
 }
 

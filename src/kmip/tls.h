@@ -27,12 +27,14 @@ const char *kmip_tls_error(char *buf, size_t size);
 // sleeping CPUs of the two threads than in the work itself. A reader with
 // a kmip_spin first polls the socket without sleeping for up to limit_us.
 // When the data does not come in that time, it sleeps as usual and skips
-// spinning for the next KMIP_SPIN_BACKOFF waits, so a slow peer or an
-// idle connection costs little CPU.
+// spinning for its next 1, 2, 4 ... up to KMIP_SPIN_BACKOFF waits after
+// consecutive misses, so a slow peer or an idle connection costs little
+// CPU, while one late message does not stop the spinning for long.
 #define KMIP_SPIN_BACKOFF 64
 struct kmip_spin {
 	int limit_us; // 0: never spin
 	int skip;     // waits left before the next try
+	int backoff;  // waits to skip after the next miss, 0 after a hit
 };
 
 // Runs SSL_accept or SSL_connect, reads or writes exactly size bytes.
