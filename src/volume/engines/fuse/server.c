@@ -64,6 +64,8 @@ struct node {
 	dev_t dev;
 	ino_t ino;
 	uint64_t lookups;        // kernel references, under server.table_lock
+	atomic_bool removed;     // its last name was unlinked through this mount
+	atomic_int opens;        // open file handles of the kernel
 	int fd;                  // O_PATH descriptor (directories), or -1
 	struct file_handle *handle; // reopens a non-directory (open_by_handle_at)
 	pthread_rwlock_t lock;   // content: shared for reads, exclusive for writes
@@ -235,16 +237,26 @@ static void node_fd_put(struct node *n, int fd)
 		close(fd);
 }
 
-// Finds the node of st's inode and adds a lookup to it. Caller holds
-// server.table_lock. Returns NULL when the inode has no node yet.
-static struct node *node_ref_locked(const struct stat *st)
+// Finds the node of st's inode. Caller holds server.table_lock. Returns
+// NULL when the inode has no node yet.
+static struct node *node_find_locked(const struct stat *st)
 {
 	if (st->st_dev == server.root.dev && st->st_ino == server.root.ino)
 		return &server.root;
+	// A removed node is skipped: its inode number may already belong to
+	// a new file, which then gets a node of its own.
 	struct node *n = server.buckets[bucket_of(st->st_dev, st->st_ino)];
-	while (n != NULL && !(n->dev == st->st_dev && n->ino == st->st_ino))
+	while (n != NULL && !(n->dev == st->st_dev && n->ino == st->st_ino &&
+			      !atomic_load(&n->removed)))
 		n = n->next;
-	if (n != NULL)
+	return n;
+}
+
+// Like node_find_locked, and adds a lookup to the node found.
+static struct node *node_ref_locked(const struct stat *st)
+{
+	struct node *n = node_find_locked(st);
+	if (n != NULL && n != &server.root)
 		n->lookups++;
 	return n;
 }
@@ -1099,9 +1111,15 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)fi;
 	struct stat st;
-	int rc = node_stat(node_of(ino), &st);
+	int rc = 0;
+	if (fi != NULL) {
+		rc = fstat((int)fi->fh, &st) != 0 ? -errno : 0;
+		if (rc == 0)
+			plain_attr(&st);
+	} else {
+		rc = node_stat(node_of(ino), &st);
+	}
 	if (rc != 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -1112,10 +1130,24 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		       struct fuse_file_info *fi)
 {
 	struct node *n = node_of(ino);
+	struct stat st;
 	char path[64];
 	int rc = 0;
 
-	int meta = node_fd(n, O_PATH);
+	// With writeback caching the kernel flushes a file's times after
+	// every unlink, also when the unlink removed the file. A removed file
+	// without open handles has no times left to set, so this fails early.
+	int time_bits = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+			FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME;
+	if (fi == NULL && atomic_load(&n->removed) && atomic_load(&n->opens) == 0 &&
+	    (to_set & ~time_bits) == 0) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+
+	// An open file is changed through its descriptor, which also works
+	// after its last name is gone.
+	int meta = fi != NULL ? (int)fi->fh : node_fd(n, O_PATH);
 	if (meta < 0) {
 		fuse_reply_err(req, -meta);
 		return;
@@ -1169,13 +1201,18 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		}
 	}
 
+	if (fstatat(meta, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+		rc = -errno;
+
 out:
-	node_fd_put(n, meta);
+	if (fi == NULL)
+		node_fd_put(n, meta);
 	if (rc != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	op_getattr(req, ino, NULL);
+	plain_attr(&st);
+	fuse_reply_attr(req, &st, server.options->cache_timeout);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -1288,6 +1325,20 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	reply_entry(req, dir, dn.name);
 }
 
+// Marks the node of an unlinked object as removed when it has no name
+// left, so the kernel's flush of its times after the unlink fails at once.
+static void node_mark_removed(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0 || st.st_nlink != 0)
+		return;
+	pthread_mutex_lock(&server.table_lock);
+	struct node *n = node_find_locked(&st);
+	if (n != NULL && n != &server.root)
+		atomic_store(&n->removed, true);
+	pthread_mutex_unlock(&server.table_lock);
+}
+
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct node *dir = node_of(parent);
@@ -1308,6 +1359,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, rc);
 		return;
 	}
+	if (keep >= 0)
+		node_mark_removed(keep);
 	remove_long_name(dir, &dn);
 	fuse_reply_err(req, 0);
 	if (keep >= 0)
@@ -1532,14 +1585,18 @@ static int open_cipher(struct node *n, int flags)
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	int fd = open_cipher(node_of(ino), fi->flags);
+	struct node *n = node_of(ino);
+	int fd = open_cipher(n, fi->flags);
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;
 	}
 	fi->fh = (uint64_t)fd;
-	if (fuse_reply_open(req, fi) == -ENOENT)
+	atomic_fetch_add(&n->opens, 1);
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		atomic_fetch_sub(&n->opens, 1);
 		close(fd);
+	}
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -1574,8 +1631,12 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		return;
 	}
 	fi->fh = (uint64_t)fd;
-	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+	struct node *n = node_of(e.ino);
+	atomic_fetch_add(&n->opens, 1);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		atomic_fetch_sub(&n->opens, 1);
 		close(fd);
+	}
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -1623,7 +1684,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
+	atomic_fetch_sub(&node_of(ino)->opens, 1);
 	close((int)fi->fh);
 	fuse_reply_err(req, 0);
 }
