@@ -633,6 +633,22 @@ static void pool_stop(void)
 	pthread_mutex_destroy(&pool->lock);
 }
 
+// Removes from the queue the first of tasks[0, count) that no helper has
+// taken yet, or returns NULL. Caller holds pool->lock.
+static struct block_task *pool_take(struct block_pool *pool, struct block_task *tasks,
+				    size_t count)
+{
+	for (struct block_task **link = &pool->queue; *link != NULL; link = &(*link)->next) {
+		for (size_t i = 0; i < count; i++) {
+			if (*link == &tasks[i]) {
+				*link = tasks[i].next;
+				return &tasks[i];
+			}
+		}
+	}
+	return NULL;
+}
+
 // Runs fn over blocks [0, count): small requests in the calling thread,
 // large ones split between the calling thread and the pool's helpers.
 // Returns the first error of any part.
@@ -646,6 +662,7 @@ static int pool_run(struct worker *w, size_t count,
 	size_t parts = pool->helpers + 1;
 	size_t per_part = (count + parts - 1) / parts;
 	struct block_task tasks[MAX_HELPERS];
+	size_t queued = 0;
 	int pending = 0, rc = 0;
 
 	pthread_mutex_lock(&pool->lock);
@@ -653,6 +670,7 @@ static int pool_run(struct worker *w, size_t count,
 		size_t begin = per_part * (i + 1);
 		if (begin >= count)
 			break;
+		queued = i + 1;
 		size_t end = begin + per_part < count ? begin + per_part : count;
 		tasks[i] = (struct block_task){ .next = pool->queue, .fn = fn, .arg = arg,
 						.begin = begin, .end = end, .pending = &pending,
@@ -665,9 +683,22 @@ static int pool_run(struct worker *w, size_t count,
 
 	int own = fn(w->ctx, 0, per_part < count ? per_part : count, arg);
 
+	// Parts that no helper has started yet are run here, so a helper that
+	// waits for a CPU on a busy machine does not hold up the request.
 	pthread_mutex_lock(&pool->lock);
-	while (pending > 0)
-		pthread_cond_wait(&pool->done, &pool->lock);
+	while (pending > 0) {
+		struct block_task *task = pool_take(pool, tasks, queued);
+		if (task == NULL) {
+			pthread_cond_wait(&pool->done, &pool->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&pool->lock);
+		int part = fn(w->ctx, task->begin, task->end, arg);
+		pthread_mutex_lock(&pool->lock);
+		if (part != 0 && rc == 0)
+			rc = part;
+		pending--;
+	}
 	pthread_mutex_unlock(&pool->lock);
 	return own != 0 ? own : rc;
 }
