@@ -192,4 +192,20 @@ int ca_batch_commit(struct ca *ca, struct cf_error *err);
 // is a mutex). Used at shutdown, when its replies can no longer be sent.
 void ca_batch_rollback(struct ca *ca);
 
+// The process-wide mutex that serialises write transactions of all
+// handles, for code that must keep them off the database for a moment.
+void ca_write_lock_acquire(void);
+void ca_write_lock_release(void);
+
+// Background WAL checkpoints (checkpoint.c). Attached handles stop
+// checkpointing inside their commits, and a thread with its own connection
+// to the CA's database checkpoints instead. Detach every handle before
+// ca_checkpointer_stop.
+struct ca_checkpointer;
+int ca_checkpointer_start(const char *dir, struct ca_checkpointer **out, struct cf_error *err);
+void ca_checkpointer_attach(struct ca_checkpointer *checkpointer, struct ca *ca);
+// Restores SQLite's automatic checkpoint on the handle.
+void ca_checkpointer_detach(struct ca *ca);
+void ca_checkpointer_stop(struct ca_checkpointer *checkpointer);
+
 #endif

@@ -89,6 +89,9 @@ struct est_server {
 	char host[256];
 	struct ca_san_list extra_sans; // options->tls_sans, normalized
 	struct event *renew_timer;
+	// Runs the WAL checkpoints of all workers' handles; NULL when it could
+	// not start, and SQLite checkpoints inside commits instead.
+	struct ca_checkpointer *checkpointer;
 	int worker_count;
 	struct est_worker workers[EST_THREADS_MAX];
 };
@@ -848,6 +851,17 @@ int ca_serve(struct ca *ca, const struct ca_server_options *options, struct cf_e
 		}
 	}
 
+	struct cf_error checkpoint_err = { 0 };
+	int checkpoint_rc = ca_checkpointer_start(ca->dir, &server->checkpointer, &checkpoint_err);
+	if (checkpoint_rc != 0) {
+		char quoted[CF_ERROR_MAX + 16];
+		cf_log(CF_LOG_WARN, "est.checkpointer_failed", "error=%s fallback=in_commit",
+		       cf_log_quote(quoted, sizeof(quoted),
+				    cf_error_message(&checkpoint_err, checkpoint_rc)));
+	}
+	for (int i = 0; server->checkpointer != NULL && i < server->worker_count; i++)
+		ca_checkpointer_attach(server->checkpointer, server->workers[i].ca);
+
 	if (options->port_file != NULL) {
 		rc = write_port_file(options->port_file, listen_fd, err);
 		if (rc != 0)
@@ -903,6 +917,11 @@ out:
 		event_free(on_term);
 	if (server->renew_timer != NULL)
 		event_free(server->renew_timer);
+	if (server->checkpointer != NULL) {
+		for (int i = 0; i < server->worker_count; i++)
+			ca_checkpointer_detach(server->workers[i].ca);
+		ca_checkpointer_stop(server->checkpointer);
+	}
 	for (int i = 0; i < server->worker_count; i++)
 		worker_free(&server->workers[i], i > 0);
 	SSL_CTX_free(server->tls);

@@ -111,6 +111,16 @@ static int db_open(const char *dir, bool create, sqlite3 **out, struct cf_error 
 // Other processes (the CLI) still meet the busy handler.
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void ca_write_lock_acquire(void)
+{
+	pthread_mutex_lock(&write_lock);
+}
+
+void ca_write_lock_release(void)
+{
+	pthread_mutex_unlock(&write_lock);
+}
+
 // Runs one of the prepared transaction statements.
 static int step_once(struct ca *ca, sqlite3_stmt *stmt, struct cf_error *err)
 {

@@ -597,6 +597,40 @@ static void enroll_record_rechecks_token(void **state)
 	assert_int_equal(issued_after - issued_before, 2);
 }
 
+// With the hook attached, commits no longer checkpoint, so the database
+// file grows only when the background thread copies the WAL into it.
+static void checkpointer_copies_wal(void **state)
+{
+	struct fixture *f = *state;
+	struct cf_error err = { 0 };
+	struct ca_checkpointer *checkpointer = NULL;
+	char path[128], token[CA_TOKEN_TEXT_SIZE];
+	struct stat before, after;
+
+	assert_int_equal(sqlite3_wal_checkpoint_v2(f->ca->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+						   NULL, NULL),
+			 SQLITE_OK);
+	snprintf(path, sizeof(path), "%s/ca.db", f->dir);
+	assert_int_equal(stat(path, &before), 0);
+
+	assert_int_equal(ca_checkpointer_start(f->dir, &checkpointer, &err), 0);
+	ca_checkpointer_attach(checkpointer, f->ca);
+	// Each token is one commit of a few pages: enough for 1000 WAL frames.
+	for (int i = 0; i < 600; i++)
+		create_token(f->ca, "DNS:wal.test", 600, 0, token);
+
+	bool grew = false;
+	for (int i = 0; i < 100 && !grew; i++) {
+		assert_int_equal(stat(path, &after), 0);
+		grew = after.st_size > before.st_size;
+		if (!grew)
+			usleep(100 * 1000);
+	}
+	ca_checkpointer_detach(f->ca);
+	ca_checkpointer_stop(checkpointer);
+	assert_true(grew);
+}
+
 int main(void)
 {
 	const struct CMUnitTest helpers[] = {
@@ -617,6 +651,7 @@ int main(void)
 		cmocka_unit_test(cacerts_and_audit),
 		cmocka_unit_test(list_shows_issued),
 		cmocka_unit_test(enroll_record_rechecks_token),
+		cmocka_unit_test(checkpointer_copies_wal),
 	};
 	int failed = cmocka_run_group_tests_name("ca helpers", helpers, NULL, NULL);
 	failed += cmocka_run_group_tests_name("ca issuance", issuance, setup_ca, teardown_ca);
