@@ -44,6 +44,10 @@
 
 // Largest request the kernel sends with max_pages 256 (libfuse's buffer).
 #define MAX_IO (1024 * 1024)
+// Largest READ request (128 KiB). The kernel splits a readahead window
+// into requests of this size, and separate worker threads open them in
+// parallel, where one request of the whole window would run in one thread.
+#define MAX_READ (128 * 1024)
 // Blocks one request can touch: MAX_IO plus a partial block at each end.
 #define MAX_IO_BLOCKS (MAX_IO / GCFS_BLOCK_SIZE + 2)
 // w->cipher also holds the header when a read starts at block 0.
@@ -1111,6 +1115,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->max_write = MAX_IO;
+	conn->max_read = MAX_READ;
 	conn->max_readahead = MAX_IO;
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
@@ -2044,7 +2049,8 @@ static void free_all_nodes(void)
 static int build_args(struct fuse_args *args, const struct gcfs_server_options *options)
 {
 	char opts[512];
-	snprintf(opts, sizeof(opts), "default_permissions,fsname=coffer:%s,subtype=coffer%s",
+	snprintf(opts, sizeof(opts),
+		 "default_permissions,max_read=%d,fsname=coffer:%s,subtype=coffer%s", MAX_READ,
 		 options->volume, options->allow_other ? ",allow_other" : "");
 	if (fuse_opt_add_arg(args, "coffer-fuse") != 0 || fuse_opt_add_arg(args, "-o") != 0 ||
 	    fuse_opt_add_arg(args, opts) != 0)
