@@ -10,6 +10,7 @@ BUILD_ASAN ?= build-asan
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 IMAGE_PREFIX ?= localhost/coffer-
+PREFIX ?= /usr/local
 
 .PHONY: all deps build build-asan demo check check-asan bench images clean
 

@@ -192,7 +192,13 @@ static int https_request(const char *server, X509 *root, EVP_PKEY *key, X509 *ce
 	SSL_set_fd(ssl, fd);
 	if (SSL_connect(ssl) != 1) {
 		long verify = SSL_get_verify_result(ssl);
-		if (verify != X509_V_OK)
+		if (verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
+			rc = cf_error_set(err, -EPROTO,
+					  "the server certificate of %s is not trusted: %s (the CA "
+					  "server's certificate must name this host: start `coffer ca "
+					  "serve` with --tls-san DNS:NAME or IP:ADDRESS)",
+					  server, X509_verify_cert_error_string(verify));
+		else if (verify != X509_V_OK)
 			rc = cf_error_set(err, -EPROTO, "the server certificate of %s is not trusted: %s",
 					  server, X509_verify_cert_error_string(verify));
 		else

@@ -270,6 +270,9 @@ static void print_volume_text(const json_t *volume)
 	printf("State:      %s\n", string_member(volume, "state"));
 	printf("Lock:       %s\n", string_member(volume, "status"));
 	printf("Engine:     %s\n", string_member(volume, "engine"));
+	const char *reason = string_member(volume, "engine_reason");
+	if (reason[0] != '\0')
+		printf("Reason:     %s\n", reason);
 	printf("Key ID:     %s\n", string_member(volume, "key_id"));
 	if (path[0] != '\0')
 		printf("Path:       %s\n", path);

@@ -154,6 +154,13 @@ int ks_open(struct ks_store **out, const struct ks_options *options, struct cf_e
 		      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 		      " PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;",
 		      err);
+	if (rc != 0 && sqlite3_errcode(store->db) == SQLITE_BUSY) {
+		cf_error_reset(err);
+		rc = cf_error_set(err, -EBUSY,
+				  "key store %s is in use by another process (a running `coffer kms"
+				  " serve` or storage manager holds it); stop that process first",
+				  path);
+	}
 	if (rc == 0)
 		rc = exec_sql(store->db, keystore_schema, err);
 	if (rc == 0)

@@ -169,9 +169,15 @@ static int connect_server(struct kmip_client *c, struct cf_error *err)
 		const char *detail = rc == -ETIMEDOUT ? "timed out"
 				     : verify != X509_V_OK ? X509_verify_cert_error_string(verify)
 							   : kmip_tls_error(reason, sizeof(reason));
+		const char *hint = verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+					   ? " (the server sent no intermediate CA certificate: its"
+					     " certificate file should hold the leaf followed by its"
+					     " chain, or add the intermediate to the CA bundle)"
+					   : "";
 		disconnect(c);
 		return cf_error_set(err, rc == -ETIMEDOUT ? -ETIMEDOUT : -EPROTO,
-				    "KMS %s:%s: TLS handshake failed: %s", c->host, c->port, detail);
+				    "KMS %s:%s: TLS handshake failed: %s%s", c->host, c->port, detail,
+				    hint);
 	}
 	return 0;
 }
@@ -189,8 +195,20 @@ static int exchange(struct kmip_client *c, const struct kmip_buf *request, bool 
 	int rc = kmip_tls_write(c->ssl, request->data, request->size, deadline);
 	if (rc == 0)
 		rc = kmip_tls_read(c->ssl, header, sizeof(header), deadline, NULL, &c->spin);
+	if (rc == -EPROTO) {
+		// With TLS 1.3 the server checks the client certificate after the
+		// client's handshake has finished, so a rejection shows up here as
+		// an alert.
+		char reason[256];
+		*retryable = true;
+		return cf_error_set(err, rc,
+				    "KMS %s:%s: connection lost: %s (if the server rejected this client's"
+				    " certificate, its log says why; a certificate file should hold the"
+				    " leaf followed by its chain)",
+				    c->host, c->port, kmip_tls_error(reason, sizeof(reason)));
+	}
 	if (rc != 0) {
-		*retryable = rc == -ECONNRESET || rc == -EPROTO;
+		*retryable = rc == -ECONNRESET;
 		return cf_error_set(err, rc, "KMS %s:%s: %s", c->host, c->port,
 				    rc == -ETIMEDOUT ? "request timed out" : "connection lost");
 	}
