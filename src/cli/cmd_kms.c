@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 // ---- serve -------------------------------------------------------------------
 
@@ -121,8 +122,10 @@ static int load_config_file(struct kms_config *config, const char *path)
 			return cli_usage_error("%s line %d: expected NAME = VALUE", path, line_number);
 		*equals = '\0';
 		rc = apply_setting(config, trim(text), trim(equals + 1));
-		if (rc != 0)
+		if (rc != 0) {
+			fprintf(stderr, "coffer: in %s line %d\n", path, line_number);
 			return rc;
+		}
 	}
 	return 0;
 }
@@ -312,6 +315,11 @@ static int open_local_store(int argc, char **argv, const char *usage, struct ks_
 	}
 	if (dir == NULL)
 		return cli_usage_error("--state-dir DIR is required");
+	char db_path[4096];
+	snprintf(db_path, sizeof(db_path), "%s/keys.db", dir);
+	if (access(db_path, F_OK) != 0)
+		return cli_usage_error("no key store in %s (%s not found); is --state-dir the one"
+				       " `coffer kms serve` uses?", dir, db_path);
 
 	struct ks_options ks = { .dir = dir };
 	struct cf_error err = { 0 };

@@ -113,8 +113,13 @@ int cmd_volume_export_gocryptfs_key(int argc, char **argv)
 	}
 	const char *name = argv[optind];
 
-	char keys_dir[4096];
+	char keys_dir[4096], db_path[4200];
 	snprintf(keys_dir, sizeof(keys_dir), "%s/keys", state_dir);
+	snprintf(db_path, sizeof(db_path), "%s/keys.db", keys_dir);
+	if (access(db_path, F_OK) != 0)
+		return cli_usage_error("no embedded key store in %s (%s not found); is --state-dir"
+				       " right? Volumes whose keys live on a KMS cannot be exported"
+				       " this way", keys_dir, db_path);
 	struct ks_options ks_opts = { .dir = keys_dir };
 	struct ks_store *store = NULL;
 	int rc = ks_open(&store, &ks_opts, &err);
