@@ -370,6 +370,9 @@ int kmip_client_create(struct kmip_client *client, int bits, const char *name,
 int kmip_client_get(struct kmip_client *client, const char *id, uint8_t **material,
 		    size_t *size, struct cf_error *err);
 int kmip_client_activate(struct kmip_client *client, const char *id, struct cf_error *err);
+// Adds a Text String instance of a custom attribute (name starts with x-).
+int kmip_client_add_text_attribute(struct kmip_client *client, const char *id, const char *name,
+				   const char *text, struct cf_error *err);
 // reason_code is a KMIP Revocation Reason Code (6: Cessation of Operation).
 int kmip_client_revoke(struct kmip_client *client, const char *id, uint32_t reason_code,
 		       struct cf_error *err);

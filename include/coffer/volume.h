@@ -185,4 +185,9 @@ struct vol_kmip_options {
 int vol_key_provider_kmip(struct vol_key_provider **provider,
 			  const struct vol_kmip_options *options, struct cf_error *err);
 
+// Splits kmip://HOST:PORT (or kmip://[V6]:PORT, or without :PORT, which
+// means 5696) into host and port.
+int vol_kmip_parse_url(const char *url, char *host, size_t host_size, char *port,
+		       size_t port_size, struct cf_error *err);
+
 #endif

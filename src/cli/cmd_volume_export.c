@@ -2,35 +2,48 @@
 // `coffer volume export-gocryptfs-key`: prints the gocryptfs master key of
 // a fuse volume, so an administrator can open the volume with stock
 // gocryptfs (`gocryptfs -masterkey=stdin`) without coffer. It reads the
-// embedded key store in the storage manager's state directory directly,
-// refuses unless --force is given, and writes every attempt, refused or
-// not, to the key store's audit log.
+// volume's key from the embedded key store in the storage manager's state
+// directory, or from the KMIP server given with --kms. It refuses unless
+// --force is given and records every attempt, refused or not: in the key
+// store's audit log, or on the KMS as an instance of the key's
+// x-coffer-key-export attribute (which coffer's KMS also audits).
 
 #include "cli.h"
 
 #include "volume/engine.h"
 
 #include <coffer/keystore.h>
+#include <coffer/kmip.h>
+#include <coffer/volume.h>
 
 #include <errno.h>
 #include <getopt.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void export_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: coffer volume export-gocryptfs-key --force [--state-dir DIR] NAME\n\n"
+		"Usage: coffer volume export-gocryptfs-key --force [--state-dir DIR]\n"
+		"       [--kms kmip://HOST:PORT --kms-cert FILE --kms-key FILE --kms-ca FILE] NAME\n\n"
 		"Prints the 32-byte gocryptfs master key of the fuse volume NAME in hex.\n"
 		"Anyone with it can decrypt the volume: `gocryptfs -masterkey=stdin\n"
 		"STATE_DIR/fuse-volumes/NAME MOUNTPOINT` reads it from standard input.\n"
-		"Every attempt is written to the key store's audit log.\n\n"
+		"Every attempt is recorded: in the embedded key store's audit log, or, with\n"
+		"--kms, on the KMS as an instance of the key's x-coffer-key-export attribute\n"
+		"(the key is not printed when that fails).\n\n"
 		"Options:\n"
 		"  --force           required: confirms that the key may be printed\n"
 		"  --state-dir DIR   the storage manager's state directory\n"
 		"                    (default /var/lib/coffer)\n"
+		"  --kms URL         the volume keys are on this KMIP server, as with\n"
+		"                    `coffer storage serve --kms`; needs the three options below\n"
+		"  --kms-cert FILE   client certificate for the KMS (PEM)\n"
+		"  --kms-key FILE    client private key for the KMS (PEM)\n"
+		"  --kms-ca FILE     CA bundle for the KMS server certificate (PEM)\n"
 		"  -h, --help        show this help\n");
 }
 
@@ -77,15 +90,100 @@ out:
 	return rc;
 }
 
+struct kms_target {
+	const char *url;
+	const char *cert_path;
+	const char *key_path;
+	const char *ca_path;
+};
+
+// Records the attempt on the KMS and, when force is set, derives the master
+// key from the volume key there.
+static int export_from_kms(const struct kms_target *kms, const char *key_id, const char *actor,
+			   bool force, uint8_t master[32], struct cf_error *err)
+{
+	char host[256], port[8], when[32], note[192];
+	struct kmip_client *client = NULL;
+	uint8_t *key = NULL;
+	size_t key_size = 0;
+
+	if (kms->cert_path == NULL || kms->key_path == NULL || kms->ca_path == NULL)
+		return cf_error_set(err, -EINVAL, "--kms needs --kms-cert, --kms-key and --kms-ca");
+	int rc = vol_kmip_parse_url(kms->url, host, sizeof(host), port, sizeof(port), err);
+	if (rc != 0)
+		return rc;
+	struct kmip_client_options options = {
+		.host = host, .port = port, .cert_path = kms->cert_path,
+		.key_path = kms->key_path, .ca_path = kms->ca_path,
+	};
+	rc = kmip_client_new(&client, &options, err);
+	if (rc != 0)
+		return rc;
+
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(note, sizeof(note), "gocryptfs key %s by %s at %s",
+		 force ? "exported" : "export refused (--force missing)", actor, when);
+	rc = kmip_client_add_text_attribute(client, key_id, "x-coffer-key-export", note, err);
+	if (rc != 0)
+		cf_error_prefix(err, "cannot record the attempt on the KMS, so the key is not"
+				" exported");
+	if (rc == 0 && force)
+		rc = kmip_client_get(client, key_id, &key, &key_size, err);
+	if (rc == 0 && force)
+		rc = vol_fuse_master_key(key, key_size, master);
+	cf_secure_free(key);
+	kmip_client_free(client);
+	return rc;
+}
+
+// Exports through the KMS given with --kms.
+static int export_kms(const struct kms_target *kms, const char *state_dir, const char *name,
+		      bool force)
+{
+	char engine[32], key_id[KS_ID_MAX], actor[64];
+	uint8_t master[32];
+	struct cf_error err = { 0 };
+
+	snprintf(actor, sizeof(actor), "cli uid=%u", (unsigned)getuid());
+	int rc = lookup_volume(state_dir, name, engine, sizeof(engine), key_id, sizeof(key_id), &err);
+	if (rc == 0 && strcmp(engine, "fuse") != 0)
+		rc = cf_error_set(&err, -EINVAL, "volume %s uses the %s engine; only fuse volumes"
+				  " are in gocryptfs format", name, engine);
+	if (rc == 0)
+		rc = export_from_kms(kms, key_id, actor, force, master, &err);
+	if (rc != 0) {
+		cf_wipe(master, sizeof(master));
+		return cli_fail(rc, &err);
+	}
+	if (!force)
+		return cli_usage_error("refusing to print the key that decrypts volume %s; rerun"
+				       " with --force (the attempt was recorded on the KMS)", name);
+
+	char hex[2 * sizeof(master) + 1];
+	cf_hex_encode(master, sizeof(master), hex);
+	printf("%s\n", hex);
+	cf_wipe(master, sizeof(master));
+	cf_wipe(hex, sizeof(hex));
+	return CLI_EXIT_OK;
+}
+
 int cmd_volume_export_gocryptfs_key(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{ "force", no_argument, NULL, 'f' },
 		{ "state-dir", required_argument, NULL, 's' },
+		{ "kms", required_argument, NULL, 'k' },
+		{ "kms-cert", required_argument, NULL, 'C' },
+		{ "kms-key", required_argument, NULL, 'K' },
+		{ "kms-ca", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *state_dir = "/var/lib/coffer";
+	struct kms_target kms = { 0 };
 	bool force = false;
 	struct cf_error err = { 0 };
 	int opt;
@@ -98,6 +196,18 @@ int cmd_volume_export_gocryptfs_key(int argc, char **argv)
 			break;
 		case 's':
 			state_dir = optarg;
+			break;
+		case 'k':
+			kms.url = optarg;
+			break;
+		case 'C':
+			kms.cert_path = optarg;
+			break;
+		case 'K':
+			kms.key_path = optarg;
+			break;
+		case 'A':
+			kms.ca_path = optarg;
 			break;
 		case 'h':
 			export_usage(stdout);
@@ -112,6 +222,8 @@ int cmd_volume_export_gocryptfs_key(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	}
 	const char *name = argv[optind];
+	if (kms.url != NULL)
+		return export_kms(&kms, state_dir, name, force);
 
 	char keys_dir[4096], db_path[4200];
 	snprintf(keys_dir, sizeof(keys_dir), "%s/keys", state_dir);

@@ -535,6 +535,30 @@ int kmip_client_get_state(struct kmip_client *c, const char *id, uint32_t *state
 	return rc;
 }
 
+int kmip_client_add_text_attribute(struct kmip_client *c, const char *id, const char *name,
+				   const char *text, struct cf_error *err)
+{
+	struct kmip_buf b;
+	struct kmip_response resp;
+	size_t item, payload;
+
+	kmip_buf_init(&b, 0);
+	size_t message = kmip_enc_request_start(&b, c->version, 1);
+	begin_item(&b, KMIP_OP_ADD_ATTRIBUTE, 0, &item, &payload);
+	kmip_enc_text(&b, KMIP_TAG_UNIQUE_IDENTIFIER, id);
+	size_t attribute = kmip_enc_begin(&b, KMIP_TAG_ATTRIBUTE);
+	kmip_enc_text(&b, KMIP_TAG_ATTRIBUTE_NAME, name);
+	kmip_enc_text(&b, KMIP_TAG_ATTRIBUTE_VALUE, text);
+	kmip_enc_end(&b, attribute);
+	end_item(&b, item, payload);
+	kmip_enc_end(&b, message);
+	int rc = call_checked(c, &b, &resp, 1, err);
+	kmip_buf_free(&b);
+	if (rc == 0)
+		kmip_response_free(&resp);
+	return rc;
+}
+
 int kmip_client_locate_name(struct kmip_client *c, const char *name, char (*ids)[KMIP_ID_MAX],
 			    size_t max, size_t *count, struct cf_error *err)
 {

@@ -132,9 +132,8 @@ static const struct vol_key_provider_ops kmip_ops = {
 	.close = kmip_close,
 };
 
-// Splits kmip://HOST:PORT (or kmip://[V6]:PORT, or without :PORT).
-static int parse_url(const char *url, char *host, size_t host_size, char *port,
-		     size_t port_size, struct cf_error *err)
+int vol_kmip_parse_url(const char *url, char *host, size_t host_size, char *port,
+		       size_t port_size, struct cf_error *err)
 {
 	static const char scheme[] = "kmip://";
 
@@ -178,7 +177,7 @@ int vol_key_provider_kmip(struct vol_key_provider **provider,
 	struct kmip_client *client = NULL;
 
 	*provider = NULL;
-	int rc = parse_url(options->url, host, sizeof(host), port, sizeof(port), err);
+	int rc = vol_kmip_parse_url(options->url, host, sizeof(host), port, sizeof(port), err);
 	if (rc != 0)
 		return rc;
 	if (options->cert_path == NULL || options->key_path == NULL || options->ca_path == NULL)
