@@ -10,6 +10,8 @@
 #include <coffer/keystore.h>
 #include <coffer/kmip.h>
 
+#include <pthread.h>
+
 struct ca_renewer;
 
 #define KMS_DEFAULT_PORT 5696
@@ -24,6 +26,12 @@ struct ca_renewer;
 // caller serialises calls that share a store.
 int kms_handle_request(struct ks_store *store, const struct ks_caller *caller,
 		       const uint8_t *request, size_t size, struct kmip_buf *response);
+// Does the same for a store shared between threads: store_lock is held only
+// while the batch items run and their changes are synced, not while the
+// request is decoded.
+int kms_handle_request_locked(struct ks_store *store, pthread_mutex_t *store_lock,
+			      const struct ks_caller *caller, const uint8_t *request, size_t size,
+			      struct kmip_buf *response);
 
 #define KMS_DEFAULT_BUSY_POLL_US 50
 

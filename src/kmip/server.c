@@ -177,9 +177,8 @@ static void serve_session(struct connection *c, SSL *ssl, const struct ks_caller
 			break;
 		}
 
-		pthread_mutex_lock(&s->store_lock);
-		rc = kms_handle_request(s->store, caller, request, total, &response);
-		pthread_mutex_unlock(&s->store_lock);
+		rc = kms_handle_request_locked(s->store, &s->store_lock, caller, request, total,
+					       &response);
 		cf_wipe(request, total);
 		if (rc != 0) {
 			log_connection_error(c, "kms_response_failed", strerror(-rc));

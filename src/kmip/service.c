@@ -11,6 +11,8 @@
 
 #include "service.h"
 
+#include <coffer/kms.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -314,6 +316,13 @@ static void patch_batch_count(struct kmip_buf *response, size_t message, int32_t
 int kms_handle_request(struct ks_store *store, const struct ks_caller *caller,
 		       const uint8_t *request, size_t size, struct kmip_buf *response)
 {
+	return kms_handle_request_locked(store, NULL, caller, request, size, response);
+}
+
+int kms_handle_request_locked(struct ks_store *store, pthread_mutex_t *store_lock,
+			      const struct ks_caller *caller, const uint8_t *request, size_t size,
+			      struct kmip_buf *response)
+{
 	struct kmip_request req;
 	struct cf_error err = { 0 };
 	struct kmip_limits limits = { response->max_size, KMIP_DEFAULT_MAX_DEPTH };
@@ -337,6 +346,8 @@ int kms_handle_request(struct ks_store *store, const struct ks_caller *caller,
 	kmip_buf_reset(response);
 	size_t message = kmip_enc_response_start(response, req.version, cf_now(),
 						 (int32_t)req.count);
+	if (store_lock != NULL)
+		pthread_mutex_lock(store_lock);
 	size_t answered = 0;
 	for (size_t i = 0; i < req.count; i++) {
 		bool ok = run_item(&ctx, &req, &req.items[i], &scratch, response);
@@ -344,6 +355,12 @@ int kms_handle_request(struct ks_store *store, const struct ks_caller *caller,
 		if (!ok && req.batch_error_option != KMIP_BATCH_CONTINUE)
 			break;
 	}
+	// Changes become durable before the response is sent, so a Create that
+	// got its response survives power loss even when the store defers syncs.
+	int sync_rc = ctx.changed ? ks_sync(store, &err) : 0;
+	if (store_lock != NULL)
+		pthread_mutex_unlock(store_lock);
+
 	if (ctx.failures > 1)
 		cf_log(CF_LOG_INFO, "kmip_failures", "batch_items=%zu failed=%zu", answered,
 		       ctx.failures);
@@ -353,10 +370,7 @@ int kms_handle_request(struct ks_store *store, const struct ks_caller *caller,
 	kmip_buf_free(&scratch);
 	kmip_request_free(&req);
 
-	// Changes become durable before the response is sent, so a Create that
-	// got its response survives power loss even when the store defers syncs.
 	if (ctx.changed) {
-		int sync_rc = ks_sync(store, &err);
 		if (sync_rc != 0) {
 			char quoted[CF_ERROR_MAX + 8];
 			cf_log(CF_LOG_ERROR, "kms_sync_failed", "error=%s",
