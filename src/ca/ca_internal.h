@@ -128,6 +128,8 @@ int ca_write_pem_certs(const char *path, X509 *const *certs, size_t count,
 int ca_read_pem_key(const char *path, EVP_PKEY **out, struct cf_error *err);
 int ca_read_pem_cert(const char *path, X509 **out, struct cf_error *err);
 
+// Checks that the master key file can be read and has a KEK.
+int ca_check_master_key(const char *master_key_path, struct cf_error *err);
 // Writes a CA private key with mode 0600, encrypted under the newest KEK of
 // the master key file, or as plain PKCS#8 PEM when master_key_path is NULL.
 int ca_write_ca_key(const char *path, EVP_PKEY *key, const char *master_key_path,

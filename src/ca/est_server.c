@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <limits.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -701,6 +702,40 @@ static int write_port_file(const char *path, evutil_socket_t fd, struct cf_error
 	return ca_write_file(path, text, (size_t)n, 0644, err);
 }
 
+// Checks that host:port can be bound before the server issues its own
+// TLS certificate, so that a busy port does not leave an issued
+// certificate behind. evhttp binds for real afterwards.
+static int check_bindable(const char *host, uint16_t port, const char *listen,
+			  struct cf_error *err)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	char service[8];
+
+	if (port == 0)
+		return 0;
+	snprintf(service, sizeof(service), "%u", port);
+	int gai = getaddrinfo(host, service, &hints, &res);
+	if (gai != 0)
+		return cf_error_set(err, -EADDRNOTAVAIL, "cannot listen on %s: %s", listen,
+				    gai_strerror(gai));
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int rc = 0;
+	if (fd < 0) {
+		rc = cf_error_set(err, -errno, "cannot listen on %s: %s", listen, strerror(errno));
+	} else {
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, res->ai_addr, res->ai_addrlen) != 0)
+			rc = cf_error_set(err, -EADDRINUSE, "cannot listen on %s: %s", listen,
+					  strerror(errno));
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return rc;
+}
+
 // Sets up one worker's event loop and HTTP routes, accepting on a
 // duplicate of listen_fd so that each evhttp closes its own descriptor.
 static int worker_init(struct est_worker *worker, evutil_socket_t listen_fd)
@@ -811,6 +846,9 @@ int ca_serve(struct ca *ca, const struct ca_server_options *options, struct cf_e
 		goto out;
 	}
 
+	rc = check_bindable(server->host, port, options->listen, err);
+	if (rc != 0)
+		goto out;
 	rc = build_tls(server, err);
 	if (rc != 0)
 		goto out;

@@ -80,6 +80,15 @@ static int passphrase_callback(char *buf, int size, int rwflag, void *arg)
 	return length;
 }
 
+int ca_check_master_key(const char *master_key_path, struct cf_error *err)
+{
+	char *passphrase = NULL;
+	int version = 0;
+	int rc = passphrase_load(master_key_path, 0, &passphrase, &version, err);
+	cf_secure_free(passphrase);
+	return rc;
+}
+
 int ca_write_ca_key(const char *path, EVP_PKEY *key, const char *master_key_path,
 		    struct cf_error *err)
 {

@@ -229,6 +229,11 @@ int ca_init(const char *dir, const char *name, const char *master_key_path,
 					    "%s already exists; will not overwrite the existing CA in %s",
 					    path, dir);
 	}
+	if (master_key_path != NULL) {
+		rc = ca_check_master_key(master_key_path, err);
+		if (rc != 0)
+			return rc;
+	}
 	rc = cf_mkdir_p(dir, 0700, err);
 	if (rc != 0)
 		return rc;
