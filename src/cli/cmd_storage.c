@@ -113,6 +113,12 @@ static int storage_serve_command(int argc, char **argv)
 			return cli_usage_error("%s", err.message);
 	}
 
+	if ((config.kms[0] != '\0' || config.kms_enroll[0] != '\0') &&
+	    (config.kms_cert[0] == '\0' || config.kms_key[0] == '\0' || config.kms_ca[0] == '\0'))
+		return cli_usage_error("--kms and --kms-enroll need --kms-cert, --kms-key and --kms-ca"
+				       " (with --kms-enroll, the certificate and key are the files it"
+				       " writes and --kms-ca is the CA's root.pem)");
+
 	int rc = storage_serve(&config, &err);
 	if (rc < 0)
 		return cli_fail(rc, &err);

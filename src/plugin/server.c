@@ -495,10 +495,11 @@ int storage_serve(const struct storage_config *config, struct cf_error *err)
 		goto out;
 	}
 
-	cf_log(CF_LOG_INFO, "storage.start", "pid=%d state_dir=%s plugin_socket=%s admin_socket=%s",
+	cf_log(CF_LOG_INFO, "storage.start", "pid=%d state_dir=%s plugin_socket=%s admin_socket=%s keys=%s",
 	       (int)getpid(), cf_log_quote(state_q, sizeof(state_q), config->state_dir),
 	       cf_log_quote(plugin_q, sizeof(plugin_q), config->plugin_socket),
-	       cf_log_quote(admin_q, sizeof(admin_q), config->admin_socket));
+	       cf_log_quote(admin_q, sizeof(admin_q), config->admin_socket),
+	       config->kms[0] != '\0' ? config->kms : "embedded");
 
 	if (event_base_dispatch(server.base) < 0) {
 		rc = cf_error_set(err, -EIO, "the event loop failed");
