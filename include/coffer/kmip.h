@@ -336,8 +336,9 @@ struct kmip_client_options {
 	const char *key_path;    // client private key (PEM)
 	const char *ca_path;     // CA bundle for the server certificate
 	int timeout_ms;          // connect and per-request timeout; default 10000
-	// Microseconds to poll for each response before sleeping. On a lightly
-	// loaded machine, this saves the cost of waking an idle CPU. 0 (default)
+	// Microseconds to poll for each response before sleeping, while fewer
+	// clients of the process wait than there are CPUs. On a lightly loaded
+	// machine, this saves the cost of waking an idle CPU. 0 (default)
 	// sleeps at once.
 	int busy_poll_us;
 	struct kmip_version version; // default 1.4

@@ -24,6 +24,7 @@ struct kmip_client {
 	char host[256];
 	char port[16];
 	int timeout_ms;
+	int busy_poll_us;
 	struct kmip_spin spin;
 	struct kmip_version version;
 	SSL_CTX *tls;
@@ -49,7 +50,7 @@ int kmip_client_new(struct kmip_client **out, const struct kmip_client_options *
 	snprintf(c->host, sizeof(c->host), "%s", options->host);
 	snprintf(c->port, sizeof(c->port), "%s", options->port != NULL ? options->port : "5696");
 	c->timeout_ms = options->timeout_ms > 0 ? options->timeout_ms : 10000;
-	c->spin.limit_us = options->busy_poll_us > 0 ? options->busy_poll_us : 0;
+	c->busy_poll_us = options->busy_poll_us > 0 ? options->busy_poll_us : 0;
 	c->version = options->version.major != 0 ? options->version : (struct kmip_version){ 1, 4 };
 	c->fd = -1;
 	c->renewer = options->renewer;
@@ -182,6 +183,26 @@ static int connect_server(struct kmip_client *c, struct cf_error *err)
 	return 0;
 }
 
+// Clients of this process waiting for a response, and the number of CPUs.
+static int waiting_clients;
+static int cpu_count;
+
+// Reads the start of a response. A client polls only while fewer clients
+// of the process wait than there are CPUs, because with more the CPUs are
+// busy anyway and polling would take time from the other threads.
+static int wait_response(struct kmip_client *c, uint8_t *buf, size_t size, int64_t deadline)
+{
+	if (c->busy_poll_us == 0)
+		return kmip_tls_read(c->ssl, buf, size, deadline, NULL, NULL);
+	if (__atomic_load_n(&cpu_count, __ATOMIC_RELAXED) == 0)
+		__atomic_store_n(&cpu_count, (int)sysconf(_SC_NPROCESSORS_ONLN), __ATOMIC_RELAXED);
+	int waiting = __atomic_add_fetch(&waiting_clients, 1, __ATOMIC_RELAXED);
+	c->spin.limit_us = waiting < __atomic_load_n(&cpu_count, __ATOMIC_RELAXED) ? c->busy_poll_us : 0;
+	int rc = kmip_tls_read(c->ssl, buf, size, deadline, NULL, &c->spin);
+	__atomic_sub_fetch(&waiting_clients, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
 // Sends the request and reads one response. *sent_ok reports whether the
 // failure (if any) came before any response byte arrived.
 static int exchange(struct kmip_client *c, const struct kmip_buf *request, bool *retryable,
@@ -194,7 +215,7 @@ static int exchange(struct kmip_client *c, const struct kmip_buf *request, bool 
 	*retryable = false;
 	int rc = kmip_tls_write(c->ssl, request->data, request->size, deadline);
 	if (rc == 0)
-		rc = kmip_tls_read(c->ssl, header, sizeof(header), deadline, NULL, &c->spin);
+		rc = wait_response(c, header, sizeof(header), deadline);
 	if (rc == -EPROTO) {
 		// With TLS 1.3 the server checks the client certificate after the
 		// client's handshake has finished, so a rejection shows up here as
