@@ -90,6 +90,18 @@ out:
 	return rc;
 }
 
+// Prints the master key in hex and wipes it.
+static int print_master_key(uint8_t master[32])
+{
+	char hex[2 * 32 + 1];
+
+	cf_hex_encode(master, 32, hex);
+	printf("%s\n", hex);
+	cf_wipe(master, 32);
+	cf_wipe(hex, sizeof(hex));
+	return CLI_EXIT_OK;
+}
+
 struct kms_target {
 	const char *url;
 	const char *cert_path;
@@ -162,12 +174,7 @@ static int export_kms(const struct kms_target *kms, const char *state_dir, const
 		return cli_usage_error("refusing to print the key that decrypts volume %s; rerun"
 				       " with --force (the attempt was recorded on the KMS)", name);
 
-	char hex[2 * sizeof(master) + 1];
-	cf_hex_encode(master, sizeof(master), hex);
-	printf("%s\n", hex);
-	cf_wipe(master, sizeof(master));
-	cf_wipe(hex, sizeof(hex));
-	return CLI_EXIT_OK;
+	return print_master_key(master);
 }
 
 int cmd_volume_export_gocryptfs_key(int argc, char **argv)
@@ -274,10 +281,5 @@ int cmd_volume_export_gocryptfs_key(int argc, char **argv)
 		return cli_fail(rc, &err);
 	}
 
-	char hex[2 * sizeof(master) + 1];
-	cf_hex_encode(master, sizeof(master), hex);
-	printf("%s\n", hex);
-	cf_wipe(master, sizeof(master));
-	cf_wipe(hex, sizeof(hex));
-	return CLI_EXIT_OK;
+	return print_master_key(master);
 }

@@ -374,6 +374,22 @@ static void put_attribute_header(struct kmip_buf *b, const char *name, size_t *a
 	kmip_enc_text(b, KMIP_TAG_ATTRIBUTE_NAME, name);
 }
 
+// Ends the single batch item of request b, sends it, discards the
+// response and frees b.
+static int send_single(struct kmip_client *c, struct kmip_buf *b, size_t message, size_t item,
+		       size_t payload, struct cf_error *err)
+{
+	struct kmip_response resp;
+
+	end_item(b, item, payload);
+	kmip_enc_end(b, message);
+	int rc = call_checked(c, b, &resp, 1, err);
+	kmip_buf_free(b);
+	if (rc == 0)
+		kmip_response_free(&resp);
+	return rc;
+}
+
 int kmip_client_create(struct kmip_client *c, int bits, const char *name, bool activate,
 		       char id[KMIP_ID_MAX], struct cf_error *err)
 {
@@ -501,7 +517,6 @@ int kmip_client_revoke(struct kmip_client *c, const char *id, uint32_t reason_co
 		       struct cf_error *err)
 {
 	struct kmip_buf b;
-	struct kmip_response resp;
 	size_t item, payload;
 
 	kmip_buf_init(&b, 0);
@@ -511,13 +526,7 @@ int kmip_client_revoke(struct kmip_client *c, const char *id, uint32_t reason_co
 	size_t reason = kmip_enc_begin(&b, KMIP_TAG_REVOCATION_REASON);
 	kmip_enc_enum(&b, KMIP_TAG_REVOCATION_REASON_CODE, reason_code);
 	kmip_enc_end(&b, reason);
-	end_item(&b, item, payload);
-	kmip_enc_end(&b, message);
-	int rc = call_checked(c, &b, &resp, 1, err);
-	kmip_buf_free(&b);
-	if (rc == 0)
-		kmip_response_free(&resp);
-	return rc;
+	return send_single(c, &b, message, item, payload, err);
 }
 
 int kmip_client_get_state(struct kmip_client *c, const char *id, uint32_t *state,
@@ -560,7 +569,6 @@ int kmip_client_add_text_attribute(struct kmip_client *c, const char *id, const 
 				   const char *text, struct cf_error *err)
 {
 	struct kmip_buf b;
-	struct kmip_response resp;
 	size_t item, payload;
 
 	kmip_buf_init(&b, 0);
@@ -571,13 +579,7 @@ int kmip_client_add_text_attribute(struct kmip_client *c, const char *id, const 
 	kmip_enc_text(&b, KMIP_TAG_ATTRIBUTE_NAME, name);
 	kmip_enc_text(&b, KMIP_TAG_ATTRIBUTE_VALUE, text);
 	kmip_enc_end(&b, attribute);
-	end_item(&b, item, payload);
-	kmip_enc_end(&b, message);
-	int rc = call_checked(c, &b, &resp, 1, err);
-	kmip_buf_free(&b);
-	if (rc == 0)
-		kmip_response_free(&resp);
-	return rc;
+	return send_single(c, &b, message, item, payload, err);
 }
 
 int kmip_client_locate_name(struct kmip_client *c, const char *name, char (*ids)[KMIP_ID_MAX],
