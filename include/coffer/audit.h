@@ -43,4 +43,21 @@ void cf_audit_statements_free(struct cf_audit_statements *cache);
 int cf_audit_verify(struct sqlite3 *db, int64_t *records, int64_t *first_broken,
 		    struct cf_error *err);
 
+// A record's place in the chain: its sequence number and hash. The chain
+// alone cannot show that its newest records were removed, so operators
+// keep the head of an earlier verification elsewhere and pass it back as
+// an anchor.
+#define CF_AUDIT_HASH_SIZE 32
+struct cf_audit_point {
+	int64_t seq;
+	uint8_t hash[CF_AUDIT_HASH_SIZE];
+};
+
+// Does what cf_audit_verify does, writes the newest record to head (seq 0
+// when there is none), and, when anchor is not NULL, also fails with
+// -EBADMSG unless record anchor->seq exists with anchor->hash.
+int cf_audit_verify_anchored(struct sqlite3 *db, const struct cf_audit_point *anchor,
+			     struct cf_audit_point *head, int64_t *records,
+			     int64_t *first_broken, struct cf_error *err);
+
 #endif

@@ -8,6 +8,7 @@
 #ifndef COFFER_KEYSTORE_H
 #define COFFER_KEYSTORE_H
 
+#include <coffer/audit.h>
 #include <coffer/common.h>
 
 #define KS_ID_MAX 64
@@ -133,6 +134,10 @@ int ks_foreach(struct ks_store *store, const struct ks_caller *caller,
 // otherwise. records receives the number of records checked.
 int ks_audit_verify(struct ks_store *store, int64_t *records,
 		    int64_t *first_broken, struct cf_error *err);
+// Does the same with an anchor, as cf_audit_verify_anchored does.
+int ks_audit_verify_anchored(struct ks_store *store, const struct cf_audit_point *anchor,
+			     struct cf_audit_point *head, int64_t *records,
+			     int64_t *first_broken, struct cf_error *err);
 
 // Appends an audit record through cf_audit_append (also used for events outside the key store,
 // such as an export of a derived key). detail may be NULL.

@@ -291,20 +291,29 @@ static int kms_serve_command(int argc, char **argv)
 
 // ---- local store commands ----------------------------------------------------
 
-static int open_local_store(int argc, char **argv, const char *usage, struct ks_store **store)
+// Opens the store of --state-dir. anchor, when not NULL, receives the
+// value of --anchor (NULL when it is not given); without it, --anchor is
+// an unknown option.
+static int open_local_store(int argc, char **argv, const char *usage, struct ks_store **store,
+			    const char **anchor)
 {
 	static const struct option options[] = {
 		{ "state-dir", required_argument, NULL, 's' },
+		{ "anchor", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL;
 	int opt;
 
+	if (anchor != NULL)
+		*anchor = NULL;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		if (opt == 's') {
 			dir = optarg;
+		} else if (opt == 'a' && anchor != NULL) {
+			*anchor = optarg;
 		} else if (opt == 'h') {
 			printf("%s", usage);
 			return -1;
@@ -329,11 +338,26 @@ static int open_local_store(int argc, char **argv, const char *usage, struct ks_
 	return 0;
 }
 
+// Parses SEQ:HASH (decimal sequence number, 64 hex digits).
+static int parse_anchor(const char *text, struct cf_audit_point *point)
+{
+	char *end;
+	long long seq = strtoll(text, &end, 10);
+	if (end == text || *end != ':' || seq < 1 || strlen(end + 1) != 2 * CF_AUDIT_HASH_SIZE)
+		return -EINVAL;
+	point->seq = seq;
+	return cf_hex_decode(end + 1, point->hash, sizeof(point->hash)) == 0 ? 0 : -EINVAL;
+}
+
 static int kms_audit_command(int argc, char **argv)
 {
 	static const char usage[] =
-		"Usage: coffer kms audit verify --state-dir DIR\n\n"
+		"Usage: coffer kms audit verify --state-dir DIR [--anchor SEQ:HASH]\n\n"
 		"Walks the audit chain of the key store in DIR and names the first broken record.\n"
+		"On success it prints the chain's head as SEQ:HASH. The chain alone cannot show\n"
+		"that its newest records were removed: keep each head somewhere else, and pass\n"
+		"it back with --anchor on the next check, which then also fails unless that\n"
+		"record is still in the chain, unchanged.\n"
 		"Run it while the KMS is stopped: a running server holds the database exclusively.\n";
 	struct ks_store *store;
 
@@ -345,13 +369,21 @@ static int kms_audit_command(int argc, char **argv)
 		fprintf(stderr, "%s", usage);
 		return CLI_EXIT_USAGE;
 	}
-	int rc = open_local_store(argc - 1, argv + 1, usage, &store);
+	const char *anchor_text = NULL;
+	struct cf_audit_point anchor, head;
+	int rc = open_local_store(argc - 1, argv + 1, usage, &store, &anchor_text);
 	if (rc != 0)
 		return rc < 0 ? CLI_EXIT_OK : rc;
+	if (anchor_text != NULL && parse_anchor(anchor_text, &anchor) != 0) {
+		ks_close(store);
+		return cli_usage_error("--anchor '%s' is invalid; use SEQ:HASH as printed by an"
+				       " earlier audit verify", anchor_text);
+	}
 
 	int64_t records = 0, first_broken = 0;
 	struct cf_error err = { 0 };
-	rc = ks_audit_verify(store, &records, &first_broken, &err);
+	rc = ks_audit_verify_anchored(store, anchor_text != NULL ? &anchor : NULL, &head, &records,
+				      &first_broken, &err);
 	ks_close(store);
 	if (rc == -EBADMSG) {
 		fprintf(stderr, "coffer: audit chain broken at record %lld (%lld records read): %s\n",
@@ -360,7 +392,10 @@ static int kms_audit_command(int argc, char **argv)
 	}
 	if (rc != 0)
 		return cli_fail(rc, &err);
-	printf("audit chain intact: %lld records\n", (long long)records);
+	char hex[2 * CF_AUDIT_HASH_SIZE + 1];
+	cf_hex_encode(head.hash, sizeof(head.hash), hex);
+	printf("audit chain intact: %lld records%s\nhead: %lld:%s\n", (long long)records,
+	       anchor_text != NULL ? ", anchor found" : "", (long long)head.seq, hex);
 	return CLI_EXIT_OK;
 }
 
@@ -372,7 +407,7 @@ static int kms_rotate_kek_command(int argc, char **argv)
 		"Run it while the KMS is stopped: a running server holds the database exclusively.\n";
 	struct ks_store *store;
 
-	int rc = open_local_store(argc, argv, usage, &store);
+	int rc = open_local_store(argc, argv, usage, &store, NULL);
 	if (rc != 0)
 		return rc < 0 ? CLI_EXIT_OK : rc;
 

@@ -4,8 +4,9 @@
 // field length-prefixed), so an edited field, a removed record or records
 // out of order break the chain at the first record affected.
 //
-// NOTE: removing the newest records leaves a shorter chain that still
-// verifies; detecting that needs the head hash kept somewhere else.
+// Removing the newest records leaves a shorter chain that still verifies,
+// so verification can take an anchor (a head recorded earlier) that must
+// still be in the chain.
 
 #include <coffer/audit.h>
 #include <coffer/crypto.h>
@@ -16,7 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define AUDIT_HASH_SIZE 32
+#define AUDIT_HASH_SIZE CF_AUDIT_HASH_SIZE
 
 static const char audit_schema[] =
 	"CREATE TABLE IF NOT EXISTS audit ("
@@ -164,11 +165,21 @@ static const char *column_text(sqlite3_stmt *stmt, int column)
 int cf_audit_verify(struct sqlite3 *db, int64_t *records, int64_t *first_broken,
 		    struct cf_error *err)
 {
+	struct cf_audit_point head;
+	return cf_audit_verify_anchored(db, NULL, &head, records, first_broken, err);
+}
+
+int cf_audit_verify_anchored(struct sqlite3 *db, const struct cf_audit_point *anchor,
+			     struct cf_audit_point *head, int64_t *records,
+			     int64_t *first_broken, struct cf_error *err)
+{
 	int rc = 0, step;
 	sqlite3_stmt *stmt = NULL;
 	uint8_t prev[AUDIT_HASH_SIZE] = { 0 }, hash[AUDIT_HASH_SIZE];
 	int64_t expected_seq = 1, count = 0;
+	bool anchor_seen = false;
 
+	memset(head, 0, sizeof(*head));
 	if (first_broken != NULL)
 		*first_broken = 0;
 	if (sqlite3_prepare_v2(db,
@@ -208,9 +219,31 @@ int cf_audit_verify(struct sqlite3 *db, int64_t *records, int64_t *first_broken,
 		}
 		memcpy(prev, sqlite3_column_blob(stmt, 8), AUDIT_HASH_SIZE);
 		expected_seq = seq + 1;
+		head->seq = seq;
+		memcpy(head->hash, prev, AUDIT_HASH_SIZE);
+		if (anchor != NULL && seq == anchor->seq) {
+			anchor_seen = true;
+			if (memcmp(prev, anchor->hash, AUDIT_HASH_SIZE) != 0) {
+				if (first_broken != NULL)
+					*first_broken = seq;
+				rc = cf_error_set(err, -EBADMSG,
+						  "audit record %lld does not match the anchor: the"
+						  " chain was rewritten from there or earlier",
+						  (long long)seq);
+				goto out;
+			}
+		}
 	}
-	if (step != SQLITE_DONE)
+	if (step != SQLITE_DONE) {
 		rc = cf_error_set(err, -EIO, "audit: %s", sqlite3_errmsg(db));
+	} else if (anchor != NULL && !anchor_seen) {
+		if (first_broken != NULL)
+			*first_broken = head->seq + 1;
+		rc = cf_error_set(err, -EBADMSG,
+				  "audit record %lld of the anchor is missing: the chain ends at"
+				  " record %lld, so its newest records were removed",
+				  (long long)anchor->seq, (long long)head->seq);
+	}
 
 out:
 	if (records != NULL)

@@ -261,6 +261,13 @@ int ks_audit_verify(struct ks_store *store, int64_t *records, int64_t *first_bro
 	return cf_audit_verify(store->db, records, first_broken, err);
 }
 
+int ks_audit_verify_anchored(struct ks_store *store, const struct cf_audit_point *anchor,
+			     struct cf_audit_point *head, int64_t *records,
+			     int64_t *first_broken, struct cf_error *err)
+{
+	return cf_audit_verify_anchored(store->db, anchor, head, records, first_broken, err);
+}
+
 // Records a refused or failed operation in its own small transaction, so
 // the refusal is audited even though the operation's changes roll back.
 static void audit_failure(struct ks_store *store, const struct ks_caller *caller,

@@ -3,7 +3,8 @@
 # The `coffer kms` admin commands against a running `coffer kms serve`
 # configured from a config file: create, get (metadata, then --export),
 # attributes, locate, revoke, destroy, ownership, rotate-kek (keys keep
-# their value) and audit verify, which must name a tampered record.
+# their value) and audit verify, which must name a tampered record and,
+# given an earlier head as anchor, notice removed newest records.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/kms/common.bash"
 
@@ -80,8 +81,22 @@ start_kms "$state"
 [ "$(kms_client alice get "$other" --export)" = "$before" ] || fail "key changed across rotate-kek"
 stop_kms
 
+step "audit verify prints the head, and an anchor catches removed records"
+out=$("$COFFER_BIN" kms audit verify --state-dir "$state")
+echo "$out"
+head=$(sed -n 's/^head: //p' <<<"$out")
+[[ "$head" =~ ^[0-9]+:[0-9a-f]{64}$ ]] || fail "no SEQ:HASH head in '$out'"
+"$COFFER_BIN" kms audit verify --state-dir "$state" --anchor "$head" | grep -q "anchor found" ||
+	fail "the current head is not accepted as an anchor"
+expect_fail_with "is invalid" "$COFFER_BIN" kms audit verify --state-dir "$state" --anchor 3:zz
+head_seq=${head%%:*}
+sqlite3 "$state/keys.db" "DELETE FROM audit WHERE seq >= $((head_seq - 1))"
+"$COFFER_BIN" kms audit verify --state-dir "$state" >/dev/null ||
+	fail "a truncated chain should still verify without an anchor"
+expect_fail_with "newest records were removed" "$COFFER_BIN" kms audit verify \
+	--state-dir "$state" --anchor "$head"
+
 step "audit verify names a tampered record"
-"$COFFER_BIN" kms audit verify --state-dir "$state"
 sqlite3 "$state/keys.db" "UPDATE audit SET actor = 'mallory' WHERE seq = 3"
 expect_fail_with "record 3" "$COFFER_BIN" kms audit verify --state-dir "$state"
 echo "PASS"

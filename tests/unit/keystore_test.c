@@ -203,6 +203,34 @@ static void audit_chain_detects_removal(void **state)
 	assert_int_equal(broken, 3);
 }
 
+static void audit_anchor_detects_truncation(void **state)
+{
+	struct fixture *f = *state;
+	char id[KS_ID_MAX];
+	struct cf_audit_point head, anchor, later;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ks_create_key(f->store, &alice, KS_ALG_AES, 256, NULL, true, id, NULL), 0);
+	assert_int_equal(ks_audit_verify_anchored(f->store, NULL, &head, NULL, NULL, NULL), 0);
+	assert_true(head.seq >= 3);
+	anchor = head;
+	assert_int_equal(ks_audit_verify_anchored(f->store, &anchor, &later, NULL, NULL, NULL), 0);
+	assert_int_equal(later.seq, head.seq);
+
+	anchor.hash[0] ^= 1;
+	assert_int_equal(ks_audit_verify_anchored(f->store, &anchor, &later, NULL, NULL, NULL),
+			 -EBADMSG);
+
+	anchor = head;
+	char sql[96];
+	snprintf(sql, sizeof(sql), "DELETE FROM audit WHERE seq = %lld", (long long)head.seq);
+	assert_int_equal(sqlite3_exec(ks_database(f->store), sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(ks_audit_verify(f->store, NULL, NULL, NULL), 0);
+	assert_int_equal(ks_audit_verify_anchored(f->store, &anchor, &later, NULL, NULL, NULL),
+			 -EBADMSG);
+	assert_int_equal(later.seq, head.seq - 1);
+}
+
 static void rotate_keeps_keys(void **state)
 {
 	struct fixture *f = *state;
@@ -343,6 +371,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(register_secret_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_chain_detects_edit, setup, teardown),
 		cmocka_unit_test_setup_teardown(audit_chain_detects_removal, setup, teardown),
+		cmocka_unit_test_setup_teardown(audit_anchor_detects_truncation, setup, teardown),
 		cmocka_unit_test_setup_teardown(rotate_keeps_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(master_key_mode_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(unsupported_size_rejected, setup, teardown),
