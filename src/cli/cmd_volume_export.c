@@ -237,8 +237,9 @@ int cmd_volume_export_gocryptfs_key(int argc, char **argv)
 	snprintf(db_path, sizeof(db_path), "%s/keys.db", keys_dir);
 	if (access(db_path, F_OK) != 0)
 		return cli_usage_error("no embedded key store in %s (%s not found); is --state-dir"
-				       " right? Volumes whose keys live on a KMS cannot be exported"
-				       " this way", keys_dir, db_path);
+				       " right? For volumes whose keys live on a KMS, add --kms,"
+				       " --kms-cert, --kms-key and --kms-ca%s", keys_dir, db_path,
+				       force ? "" : " (and --force, which is also missing)");
 	struct ks_options ks_opts = { .dir = keys_dir };
 	struct ks_store *store = NULL;
 	int rc = ks_open(&store, &ks_opts, &err);
