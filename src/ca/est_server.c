@@ -544,8 +544,13 @@ static int build_tls(struct est_server *server, struct cf_error *err)
 		strcpy(sans.names[sans.count++], "IP:127.0.0.1");
 		strcpy(sans.names[sans.count++], "IP:::1");
 	}
-	for (size_t i = 0; rc == 0 && i < server->extra_sans.count; i++)
-		strcpy(sans.names[sans.count++], server->extra_sans.names[i]);
+	for (size_t i = 0; rc == 0 && i < server->extra_sans.count; i++) {
+		bool listed = false;
+		for (size_t j = 0; j < sans.count; j++)
+			listed = listed || strcmp(sans.names[j], server->extra_sans.names[i]) == 0;
+		if (!listed)
+			strcpy(sans.names[sans.count++], server->extra_sans.names[i]);
+	}
 	if (rc == 0)
 		rc = ca_key_generate(CA_KEY_P256, &key, err);
 	if (rc != 0)

@@ -170,11 +170,19 @@ static int connect_server(struct kmip_client *c, struct cf_error *err)
 		const char *detail = rc == -ETIMEDOUT ? "timed out"
 				     : verify != X509_V_OK ? X509_verify_cert_error_string(verify)
 							   : kmip_tls_error(reason, sizeof(reason));
-		const char *hint = verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
-					   ? " (the server sent no intermediate CA certificate: its"
-					     " certificate file should hold the leaf followed by its"
-					     " chain, or add the intermediate to the CA bundle)"
-					   : "";
+		const char *hint = "";
+		if (verify == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY)
+			hint = " (the server sent no intermediate CA certificate: its certificate"
+			       " file should hold the leaf followed by its chain, or add the"
+			       " intermediate to the CA bundle)";
+		else if (verify == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+			 verify == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT)
+			hint = " (the CA bundle does not hold the root that signed the server"
+			       " certificate: use that CA's root, such as coffer CA's root.pem)";
+		else if (verify == X509_V_ERR_HOSTNAME_MISMATCH ||
+			 verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
+			hint = " (connect to a name or address that the server certificate"
+			       " lists as a subjectAltName)";
 		disconnect(c);
 		return cf_error_set(err, rc == -ETIMEDOUT ? -ETIMEDOUT : -EPROTO,
 				    "KMS %s:%s: TLS handshake failed: %s%s", c->host, c->port, detail,
