@@ -185,9 +185,10 @@ struct vol_kmip_options {
 int vol_key_provider_kmip(struct vol_key_provider **provider,
 			  const struct vol_kmip_options *options, struct cf_error *err);
 
-// Splits kmip://HOST:PORT (or kmip://[V6]:PORT, or without :PORT, which
-// means 5696) into host and port.
-int vol_kmip_parse_url(const char *url, char *host, size_t host_size, char *port,
-		       size_t port_size, struct cf_error *err);
+// Creates the KMIP client that vol_key_provider_kmip uses, for callers that
+// need operations beyond the key provider's.
+struct kmip_client;
+int vol_kmip_client_new(struct kmip_client **client, const struct vol_kmip_options *options,
+			struct cf_error *err);
 
 #endif

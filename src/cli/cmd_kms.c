@@ -19,23 +19,28 @@
 
 // ---- serve -------------------------------------------------------------------
 
-static int parse_positive(const char *option, const char *value, int *out)
+// Reads a decimal integer from min to max. Returns false for anything else.
+static bool parse_int(const char *value, long min, long max, int *out)
 {
 	char *end;
 	long n = strtol(value, &end, 10);
-	if (*value == '\0' || *end != '\0' || n <= 0 || n > 1000000)
-		return cli_usage_error("%s '%s' is invalid; use a positive integer", option, value);
+	if (*value == '\0' || *end != '\0' || n < min || n > max)
+		return false;
 	*out = (int)n;
+	return true;
+}
+
+static int parse_positive(const char *option, const char *value, int *out)
+{
+	if (!parse_int(value, 1, 1000000, out))
+		return cli_usage_error("%s '%s' is invalid; use a positive integer", option, value);
 	return 0;
 }
 
 static int parse_busy_poll(const char *value, int *out)
 {
-	char *end;
-	long n = strtol(value, &end, 10);
-	if (*value == '\0' || *end != '\0' || n < 0 || n > 1000)
+	if (!parse_int(value, 0, 1000, out))
 		return cli_usage_error("busy-poll-us '%s' is invalid; use 0 to 1000", value);
-	*out = (int)n;
 	return 0;
 }
 

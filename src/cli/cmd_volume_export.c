@@ -102,33 +102,19 @@ static int print_master_key(uint8_t master[32])
 	return CLI_EXIT_OK;
 }
 
-struct kms_target {
-	const char *url;
-	const char *cert_path;
-	const char *key_path;
-	const char *ca_path;
-};
-
 // Records the attempt on the KMS and, when force is set, derives the master
 // key from the volume key there.
-static int export_from_kms(const struct kms_target *kms, const char *key_id, const char *actor,
-			   bool force, uint8_t master[32], struct cf_error *err)
+static int export_from_kms(const struct vol_kmip_options *kms, const char *key_id,
+			   const char *actor, bool force, uint8_t master[32], struct cf_error *err)
 {
-	char host[256], port[8], when[32], note[192];
+	char when[32], note[192];
 	struct kmip_client *client = NULL;
 	uint8_t *key = NULL;
 	size_t key_size = 0;
 
 	if (kms->cert_path == NULL || kms->key_path == NULL || kms->ca_path == NULL)
 		return cf_error_set(err, -EINVAL, "--kms needs --kms-cert, --kms-key and --kms-ca");
-	int rc = vol_kmip_parse_url(kms->url, host, sizeof(host), port, sizeof(port), err);
-	if (rc != 0)
-		return rc;
-	struct kmip_client_options options = {
-		.host = host, .port = port, .cert_path = kms->cert_path,
-		.key_path = kms->key_path, .ca_path = kms->ca_path,
-	};
-	rc = kmip_client_new(&client, &options, err);
+	int rc = vol_kmip_client_new(&client, kms, err);
 	if (rc != 0)
 		return rc;
 
@@ -152,7 +138,7 @@ static int export_from_kms(const struct kms_target *kms, const char *key_id, con
 }
 
 // Exports through the KMS given with --kms.
-static int export_kms(const struct kms_target *kms, const char *state_dir, const char *name,
+static int export_kms(const struct vol_kmip_options *kms, const char *state_dir, const char *name,
 		      bool force)
 {
 	char engine[32], key_id[KS_ID_MAX], actor[64];
@@ -190,7 +176,7 @@ int cmd_volume_export_gocryptfs_key(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *state_dir = "/var/lib/coffer";
-	struct kms_target kms = { 0 };
+	struct vol_kmip_options kms = { 0 };
 	bool force = false;
 	struct cf_error err = { 0 };
 	int opt;

@@ -370,15 +370,13 @@ int kms_handle_request_locked(struct ks_store *store, pthread_mutex_t *store_loc
 	kmip_buf_free(&scratch);
 	kmip_request_free(&req);
 
-	if (ctx.changed) {
-		if (sync_rc != 0) {
-			char quoted[CF_ERROR_MAX + 8];
-			cf_log(CF_LOG_ERROR, "kms_sync_failed", "error=%s",
-			       cf_log_quote(quoted, sizeof(quoted), cf_error_message(&err, sync_rc)));
-			return reply_error(ctx.version, KMIP_REASON_GENERAL_FAILURE,
-					   "the key store could not be synced to disk; retry the request",
-					   response);
-		}
+	if (sync_rc != 0) {
+		char quoted[CF_ERROR_MAX + 8];
+		cf_log(CF_LOG_ERROR, "kms_sync_failed", "error=%s",
+		       cf_log_quote(quoted, sizeof(quoted), cf_error_message(&err, sync_rc)));
+		return reply_error(ctx.version, KMIP_REASON_GENERAL_FAILURE,
+				   "the key store could not be synced to disk; retry the request",
+				   response);
 	}
 	if (kmip_buf_error(response) == -EMSGSIZE)
 		return reply_error(ctx.version, KMIP_REASON_RESPONSE_TOO_LARGE,

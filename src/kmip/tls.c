@@ -21,11 +21,16 @@ static const char tls12_ciphers[] =
 	"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:"
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
-int64_t kmip_monotonic_ms(void)
+static int64_t monotonic_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t kmip_monotonic_ms(void)
+{
+	return monotonic_us() / 1000;
 }
 
 const char *kmip_tls_error(char *buf, size_t size)
@@ -128,13 +133,6 @@ int kmip_tls_peer_identity(SSL *ssl, char *identity, size_t size)
 	}
 	X509_free(cert);
 	return rc;
-}
-
-static int64_t monotonic_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 // Polls without sleeping for up to spin->limit_us; true when the socket

@@ -132,8 +132,9 @@ static const struct vol_key_provider_ops kmip_ops = {
 	.close = kmip_close,
 };
 
-int vol_kmip_parse_url(const char *url, char *host, size_t host_size, char *port,
-		       size_t port_size, struct cf_error *err)
+// Splits kmip://HOST:PORT (or kmip://[V6]:PORT, or without :PORT).
+static int parse_url(const char *url, char *host, size_t host_size, char *port,
+		     size_t port_size, struct cf_error *err)
 {
 	static const char scheme[] = "kmip://";
 
@@ -170,14 +171,13 @@ int vol_kmip_parse_url(const char *url, char *host, size_t host_size, char *port
 	return 0;
 }
 
-int vol_key_provider_kmip(struct vol_key_provider **provider,
-			  const struct vol_kmip_options *options, struct cf_error *err)
+int vol_kmip_client_new(struct kmip_client **client, const struct vol_kmip_options *options,
+			struct cf_error *err)
 {
 	char host[256], port[8];
-	struct kmip_client *client = NULL;
 
-	*provider = NULL;
-	int rc = vol_kmip_parse_url(options->url, host, sizeof(host), port, sizeof(port), err);
+	*client = NULL;
+	int rc = parse_url(options->url, host, sizeof(host), port, sizeof(port), err);
 	if (rc != 0)
 		return rc;
 	if (options->cert_path == NULL || options->key_path == NULL || options->ca_path == NULL)
@@ -189,7 +189,16 @@ int vol_key_provider_kmip(struct vol_key_provider **provider,
 		.key_path = options->key_path, .ca_path = options->ca_path,
 		.timeout_ms = options->timeout_ms, .renewer = options->renewer,
 	};
-	rc = kmip_client_new(&client, &client_options, err);
+	return kmip_client_new(client, &client_options, err);
+}
+
+int vol_key_provider_kmip(struct vol_key_provider **provider,
+			  const struct vol_kmip_options *options, struct cf_error *err)
+{
+	struct kmip_client *client = NULL;
+
+	*provider = NULL;
+	int rc = vol_kmip_client_new(&client, options, err);
 	if (rc != 0)
 		return rc;
 
