@@ -142,7 +142,7 @@ int ca_checkpointer_start(const char *dir, struct ca_checkpointer **out, struct 
 		return rc;
 	}
 	// A connection checkpoints only once it has seen the database in WAL
-	// mode; before that, sqlite3_wal_checkpoint_v2 returns without work.
+	// mode. Before that, sqlite3_wal_checkpoint_v2 returns without work.
 	if (sqlite3_exec(checkpointer->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK) {
 		int rc = cf_error_set(err, -EIO, "cannot open %s for checkpoints: %s", path,
 				      sqlite3_errmsg(checkpointer->db));

@@ -23,8 +23,9 @@ int kmip_tls_peer_identity(SSL *ssl, char *identity, size_t size);
 const char *kmip_tls_error(char *buf, size_t size);
 
 // Busy polling before a read sleeps. On a machine with idle CPUs, a
-// request-response exchange over loopback costs more in waking the
-// sleeping CPUs of the two threads than in the work itself. A reader with
+// request-response exchange over loopback can cost more in waking the
+// sleeping CPUs of the two threads than in the work itself (measured on a
+// 2-CPU VM whose guest halt polling is off). A reader with
 // a kmip_spin first polls the socket without sleeping for up to limit_us.
 // When the data does not come in that time, it sleeps as usual and skips
 // spinning for its next 1, 2, 4 ... up to KMIP_SPIN_BACKOFF waits after
