@@ -79,4 +79,13 @@ PY
 )
 [ "$sparse" -ge 1 ] || fail "no sparse ciphertext file found"
 
+step "a wrong key is refused, not shown as an empty volume"
+head -c 32 /dev/urandom > "$W/wrong_key"
+rc=0
+"$COFFER_BIN" fuse-server --key-fd 3 --volume fuse-format "$W/c1" "$W/m1" \
+	3<"$W/wrong_key" > "$W/wrong.log" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || fail "fuse-server accepted a wrong key"
+mountpoint -q "$W/m1" && fail "a wrong key was mounted"
+grep -q "not this volume's key" "$W/wrong.log" || { cat "$W/wrong.log" >&2; fail "no wrong-key message"; }
+
 echo "PASS: both directions match ($(wc -l < "$W/expected") entries)"

@@ -2028,6 +2028,57 @@ static void raise_nofile_limit(void)
 		       " descriptor; raise RLIMIT_NOFILE for large trees)", (uintmax_t)rl.rlim_cur);
 }
 
+// Rejects a key that decrypts none of the root directory's names. A wrong
+// key would otherwise show an empty volume, and an application that finds
+// its data directory empty may create a new one over the old data. Only a
+// sample of names is tried, and an empty root passes.
+#define KEY_CHECK_NAMES 64
+static int check_root_key(const uint8_t diriv[GCFS_DIRIV_SIZE], struct cf_error *err)
+{
+	struct gcfs_ctx *ctx = NULL;
+	int rc = gcfs_ctx_new(&ctx, server.keys);
+	if (rc != 0)
+		return cf_error_set(err, rc, "cannot set up the name cipher");
+	int fd = openat(server.root.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (d == NULL) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		gcfs_ctx_free(ctx);
+		return cf_error_set(err, rc, "cannot list ciphertext directory %s: %s",
+				    server.options->cipher_dir, strerror(-rc));
+	}
+	size_t tried = 0, decrypted = 0;
+	struct dirent *de;
+	while (tried < KEY_CHECK_NAMES && decrypted == 0 && (de = readdir(d)) != NULL) {
+		const char *disk = de->d_name;
+		char plain[GCFS_NAME_MAX + 1], encoded[GCFS_ENCODED_BUF];
+		if (disk[0] == '.' || strcmp(disk, GCFS_DIRIV_NAME) == 0 ||
+		    strcmp(disk, GCFS_CONF_NAME) == 0)
+			continue;
+		int kind = gcfs_longname_kind(disk);
+		if (kind == 2)
+			continue;
+		if (kind == 1) {
+			if (read_long_name(dirfd(d), disk, encoded) != 0)
+				continue;
+		} else {
+			snprintf(encoded, sizeof(encoded), "%s", disk);
+		}
+		tried++;
+		if (gcfs_name_decrypt(ctx, diriv, encoded, plain) == 0)
+			decrypted++;
+	}
+	closedir(d);
+	gcfs_ctx_free(ctx);
+	if (tried > 0 && decrypted == 0)
+		return cf_error_set(err, -EKEYREJECTED, "invalid key: it decrypts none of the %zu"
+				    " names tried in %s, so it is not this volume's key (mounting"
+				    " would show an empty volume)", tried, server.options->cipher_dir);
+	return 0;
+}
+
 static void free_all_nodes(void)
 {
 	for (size_t b = 0; b < NODE_BUCKETS; b++) {
@@ -2106,6 +2157,9 @@ int gcfs_server_run(const struct gcfs_server_options *options,
 			     options->cipher_dir, GCFS_DIRIV_NAME);
 		goto out_root;
 	}
+	rc = check_root_key(iv, err);
+	if (rc != 0)
+		goto out_root;
 
 	rc = build_args(&args, options);
 	if (rc != 0)
