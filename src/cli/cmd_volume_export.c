@@ -34,7 +34,8 @@ static void export_usage(FILE *out)
 		"STATE_DIR/fuse-volumes/NAME MOUNTPOINT` reads it from standard input.\n"
 		"Every attempt is recorded: in the embedded key store's audit log, or, with\n"
 		"--kms, on the KMS as an instance of the key's x-coffer-key-export attribute\n"
-		"(the key is not printed when that fails).\n\n"
+		"(the key is not printed when that fails). It warns when coffer has the\n"
+		"volume mounted: unmount it before gocryptfs mounts the ciphertext.\n\n"
 		"Options:\n"
 		"  --force           required: confirms that the key may be printed\n"
 		"  --state-dir DIR   the storage manager's state directory\n"
@@ -88,6 +89,34 @@ out:
 	sqlite3_finalize(stmt);
 	sqlite3_close(db);
 	return rc;
+}
+
+// Warns when a coffer fuse server has the volume mounted: gocryptfs must
+// not serve the same ciphertext at the same time, because two servers that
+// cache names and file headers each overwrite the other's changes.
+static void warn_if_mounted(const char *name)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	if (f == NULL)
+		return;
+
+	char line[4096], source[512];
+	snprintf(source, sizeof(source), "coffer:%s", name);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char mount_point[2048], fstype[64], src[512];
+		const char *tail = strstr(line, " - ");
+		if (tail == NULL || sscanf(tail, " - %63s %511s", fstype, src) != 2)
+			continue;
+		if (strcmp(fstype, "fuse.coffer") != 0 || strcmp(src, source) != 0)
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %2047s", mount_point) != 1)
+			continue;
+		fprintf(stderr, "coffer: warning: volume %s is mounted at %s by its coffer fuse"
+			" server; unmount it before you mount its ciphertext with gocryptfs\n",
+			name, mount_point);
+		break;
+	}
+	fclose(f);
 }
 
 // Prints the master key in hex and wipes it.
@@ -160,6 +189,7 @@ static int export_kms(const struct vol_kmip_options *kms, const char *state_dir,
 		return cli_usage_error("refusing to print the key that decrypts volume %s; rerun"
 				       " with --force (the attempt was recorded on the KMS)", name);
 
+	warn_if_mounted(name);
 	return print_master_key(master);
 }
 
@@ -268,5 +298,6 @@ int cmd_volume_export_gocryptfs_key(int argc, char **argv)
 		return cli_fail(rc, &err);
 	}
 
+	warn_if_mounted(name);
 	return print_master_key(master);
 }

@@ -44,5 +44,14 @@ records=$(sqlite3 "$STORAGE_DIR/keys/keys.db" \
 	 ORDER BY seq" | tr '\n' ' ')
 [ "$records" = "refused ok " ] || fail "expected audit results 'refused ok', got '$records'"
 
+step "export warns while the volume is mounted"
+reply=$(plugin_post /VolumeDriver.Mount "{\"Name\":\"$VOLUME\",\"ID\":\"fuse-export-c2\"}")
+[ "$(tail -1 <<<"$reply")" = 200 ] || fail "mount failed: $reply"
+"$COFFER_BIN" volume export-gocryptfs-key --force --state-dir "$STORAGE_DIR" "$VOLUME" \
+	>/dev/null 2>"$E2E_WORK/export.err" || fail "export failed: $(cat "$E2E_WORK/export.err")"
+grep -q "is mounted at" "$E2E_WORK/export.err" || fail "no warning: $(cat "$E2E_WORK/export.err")"
+reply=$(plugin_post /VolumeDriver.Unmount "{\"Name\":\"$VOLUME\",\"ID\":\"fuse-export-c2\"}")
+[ "$(tail -1 <<<"$reply")" = 200 ] || fail "unmount failed: $reply"
+
 storage_stop
 echo "PASS"
