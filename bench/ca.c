@@ -3,7 +3,10 @@
 // HTTPS keep-alive connections to coffer's EST simpleenroll or to cfssl's
 // /api/v1/cfssl/sign. For coffer, one fresh bootstrap token per request is
 // created before the clock starts. It prints one CSV line per round:
-//   server,connections,requests,seconds,certs_per_s,p50_ms,p99_ms,server_cpu_ms_per_cert
+//   server,connections,requests,seconds,certs_per_s,p50_ms,p99_ms,server_cpu_ms_per_cert,
+//   client_cpu_ms_per_cert,idle_pct
+// idle_pct is the share of all CPUs' time that the machine spent idle while
+// the round ran (from /proc/stat), which shows whether the CPUs were busy.
 // Every response is checked: HTTP 200 and a certificate in the body.
 
 #include <coffer/ca.h>
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,6 +90,34 @@ static double server_cpu_seconds(int pid)
 				&utime, &stime) != 2)
 		return 0;
 	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double client_cpu_seconds(void)
+{
+	struct rusage usage;
+	if (getrusage(RUSAGE_SELF, &usage) != 0)
+		return 0;
+	return (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6 +
+	       (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
+}
+
+// Reads the idle and total jiffies of all CPUs from the first line of
+// /proc/stat (user nice system idle iowait irq softirq steal).
+static void machine_jiffies(unsigned long long *idle, unsigned long long *total)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+	*idle = 0;
+	*total = 0;
+	if (f == NULL)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) == 8) {
+		*idle = v[3] + v[4];
+		for (int i = 0; i < 8; i++)
+			*total += v[i];
+	}
+	fclose(f);
 }
 
 // Reads a PEM request and builds the body: the base64 lines between the
@@ -413,6 +445,9 @@ static int run_round(const struct config *config)
 		return 1;
 
 	double cpu_before = server_cpu_seconds(config->server_pid);
+	double client_before = client_cpu_seconds();
+	unsigned long long idle_before, total_before, idle_after, total_after;
+	machine_jiffies(&idle_before, &total_before);
 	pthread_barrier_init(&barrier, NULL, (unsigned)config->connections);
 	for (int c = 0; c < config->connections; c++)
 		pthread_create(&threads[c], NULL, run_worker, &workers[c]);
@@ -420,6 +455,12 @@ static int run_round(const struct config *config)
 		pthread_join(threads[c], NULL);
 	pthread_barrier_destroy(&barrier);
 	double cpu_after = server_cpu_seconds(config->server_pid);
+	double client_after = client_cpu_seconds();
+	machine_jiffies(&idle_after, &total_after);
+	double idle_pct = total_after > total_before
+				  ? 100.0 * (double)(idle_after - idle_before) /
+					    (double)(total_after - total_before)
+				  : 0.0;
 
 	size_t total = config->csr_count * (size_t)config->connections;
 	double *all = calloc(total, sizeof(double));
@@ -441,11 +482,12 @@ static int run_round(const struct config *config)
 	if (rc == 0) {
 		qsort(all, total, sizeof(double), compare_doubles);
 		double seconds = last - first;
-		printf("%s,%d,%zu,%.3f,%.0f,%.3f,%.3f,%.3f\n",
+		printf("%s,%d,%zu,%.3f,%.0f,%.3f,%.3f,%.3f,%.3f,%.0f\n",
 		       config->mode == MODE_EST ? "coffer" : "cfssl", config->connections, total,
 		       seconds, (double)total / seconds, percentile(all, total, 50) * 1000,
 		       percentile(all, total, 99) * 1000,
-		       config->server_pid > 0 ? (cpu_after - cpu_before) * 1000 / (double)total : 0.0);
+		       config->server_pid > 0 ? (cpu_after - cpu_before) * 1000 / (double)total : 0.0,
+		       (client_after - client_before) * 1000 / (double)total, idle_pct);
 		fflush(stdout);
 	}
 	free(all);
