@@ -30,6 +30,17 @@ struct ca {
 	// leaf is signed with a copy, which skips the algorithm fetches that
 	// OpenSSL 3.0 does on every EVP_DigestSignInit.
 	EVP_MD_CTX *issuer_signing;
+	// Pieces of every leaf's DER that depend only on the issuer, for
+	// ca_leaf_build: the signature AlgorithmIdentifier of issuer_signing,
+	// the issuer's subject Name, its subject key id, and SHA-1 for the
+	// leaf's own key id.
+	uint8_t *leaf_algorithm;
+	size_t leaf_algorithm_size;
+	uint8_t *leaf_issuer_name;
+	size_t leaf_issuer_name_size;
+	uint8_t leaf_issuer_key_id[EVP_MAX_MD_SIZE];
+	size_t leaf_issuer_key_id_size;
+	EVP_MD *leaf_sha1;
 	// Root and intermediate, for verifying client certificates.
 	X509_STORE *trust;
 	int64_t lifetime;
@@ -140,15 +151,63 @@ int ca_write_ca_key(const char *path, EVP_PKEY *key, const char *master_key_path
 int ca_read_ca_key(const char *path, const char *master_key_path, EVP_PKEY **out,
 		   struct cf_error *err);
 
+// Inputs of a leaf certificate besides the issuer (leaf.c).
+struct ca_leaf_spec {
+	const char *cn; // printable ASCII, 1 to 64 characters
+	const struct ca_san_list *sans;
+	// The subject's SubjectPublicKeyInfo as DER, and the contents of its
+	// subjectPublicKey BIT STRING (for the subject key id).
+	const uint8_t *spki;
+	size_t spki_size;
+	const uint8_t *key_bits;
+	size_t key_bits_size;
+	int64_t not_before;
+	int64_t not_after;
+	enum ca_profile profile;
+	// NULL for a random serial. Tests set a fixed one.
+	const uint8_t *serial;
+};
+
+// A signed leaf certificate as DER, with the fields its records need.
+struct ca_leaf {
+	uint8_t *der; // malloc'd
+	size_t der_size;
+	char serial[CA_SERIAL_HEX_SIZE];
+	char cn[65];
+	int64_t not_before;
+	int64_t not_after;
+};
+
+// Reads from the issuer what every leaf repeats; called by ca_open.
+int ca_leaf_setup(struct ca *ca, struct cf_error *err);
+void ca_leaf_teardown(struct ca *ca);
+// Builds and signs a leaf with the same content as ca_cert_build would.
+int ca_leaf_build(const struct ca *ca, const struct ca_leaf_spec *spec, struct ca_leaf *out,
+		  struct cf_error *err);
+// Frees the DER; the leaf may be cleared again.
+void ca_leaf_clear(struct ca_leaf *leaf);
+int ca_leaf_to_x509(const struct ca_leaf *leaf, X509 **out, struct cf_error *err);
+
+// Size of a DER tag and length header for content of len bytes, and
+// writing one; returns the position after it.
+size_t ca_der_header_size(size_t len);
+uint8_t *ca_der_put_header(uint8_t *p, uint8_t tag, size_t len);
+
 // Builds a DER PKCS#7 certs-only structure.
 int ca_pkcs7_certs_der(X509 *const *certs, size_t count, uint8_t **der, size_t *size,
 		       struct cf_error *err);
+
+// Builds the same structure around one certificate given as DER.
+int ca_pkcs7_cert_der(const uint8_t *cert, size_t cert_size, uint8_t **der, size_t *size,
+		      struct cf_error *err);
 
 // Base64 without line breaks, into a malloc'd NUL-terminated string.
 int ca_base64_encode(const uint8_t *data, size_t size, char **out);
 
 // Records one issued certificate; call inside a transaction.
 int ca_record_cert(struct ca *ca, X509 *cert, const struct ca_san_list *sans,
+		   enum ca_profile profile, const char *authorized_by, struct cf_error *err);
+int ca_record_leaf(struct ca *ca, const struct ca_leaf *leaf, const struct ca_san_list *sans,
 		   enum ca_profile profile, const char *authorized_by, struct cf_error *err);
 
 #define CA_TOKEN_ID_HEX 16
@@ -166,14 +225,18 @@ struct ca_enrollment {
 	struct ca_san_list sans;
 	enum ca_profile profile;
 	int64_t lifetime;
-	X509 *cert;
+	struct ca_leaf leaf;
 };
 
 int ca_enroll_prepare(struct ca *ca, const char *token, const uint8_t *csr_der, size_t csr_size,
 		      struct ca_enrollment *out, struct cf_error *err);
 // On success moves the certificate to *out. Callers that batch must not
 // send it before ca_batch_commit returns 0.
-int ca_enroll_record(struct ca *ca, struct ca_enrollment *enrollment, X509 **out,
+int ca_enroll_record(struct ca *ca, struct ca_enrollment *enrollment, struct ca_leaf *out,
+		     struct cf_error *err);
+// ca_reenroll with the certificate as DER.
+int ca_reenroll_leaf(struct ca *ca, X509 *current, STACK_OF(X509) *chain,
+		     const uint8_t *csr_der, size_t csr_size, struct ca_leaf *out,
 		     struct cf_error *err);
 // Frees the certificate, if still held, and wipes the secret's hash.
 void ca_enrollment_clear(struct ca_enrollment *enrollment);

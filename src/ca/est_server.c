@@ -52,11 +52,11 @@ struct est_server;
 // A certificate waiting for its reply until the worker's batch commits, so
 // a client never has a certificate whose issuance record and audit record
 // could still be rolled back. A renewal is recorded in the batch when its
-// request is handled (cert set). A new enrollment is recorded at flush
+// request is handled (leaf set). A new enrollment is recorded at flush
 // (enrollment set), so its signing happens outside the write lock.
 struct pending_reply {
 	struct evhttp_request *req;
-	X509 *cert;
+	struct ca_leaf leaf;
 	struct ca_enrollment *enrollment;
 	const char *how;
 };
@@ -320,24 +320,22 @@ static int read_token(struct evhttp_request *req, char *token)
 	return -EINVAL;
 }
 
-static void send_certificate(struct est_worker *server, struct evhttp_request *req, X509 *cert,
-			     const char *how)
+static void send_certificate(struct est_worker *server, struct evhttp_request *req,
+			     const struct ca_leaf *leaf, const char *how)
 {
-	char serial[CA_SERIAL_HEX_SIZE], cn[256] = "", quoted[300];
+	char quoted[300];
 	struct cf_error err = { 0 };
 	uint8_t *der = NULL;
 	size_t size = 0;
 
-	int rc = ca_pkcs7_certs_der(&cert, 1, &der, &size, &err);
+	int rc = ca_pkcs7_cert_der(leaf->der, leaf->der_size, &der, &size, &err);
 	if (rc != 0) {
 		send_failure(server, req, rc, &err);
 		return;
 	}
-	ca_serial_hex(cert, serial);
-	ca_subject_cn(X509_get_subject_name(cert), cn, sizeof(cn));
 	server->issued++;
-	cf_log(CF_LOG_INFO, "est.issue", "via=%s serial=%s cn=%s", how, serial,
-	       cf_log_quote(quoted, sizeof(quoted), cn));
+	cf_log(CF_LOG_INFO, "est.issue", "via=%s serial=%s cn=%s", how, leaf->serial,
+	       cf_log_quote(quoted, sizeof(quoted), leaf->cn));
 	send_base64(req, "application/pkcs7-mime; smime-type=certs-only", der, size);
 	free(der);
 }
@@ -361,7 +359,7 @@ static int commit_and_reply(struct est_worker *worker, struct cf_error *err)
 		if (reply->enrollment == NULL)
 			continue;
 		struct cf_error record_err = { 0 };
-		int record_rc = ca_enroll_record(worker->ca, reply->enrollment, &reply->cert,
+		int record_rc = ca_enroll_record(worker->ca, reply->enrollment, &reply->leaf,
 						 &record_err);
 		free_enrollment(reply->enrollment);
 		reply->enrollment = NULL;
@@ -381,10 +379,10 @@ static int commit_and_reply(struct est_worker *worker, struct cf_error *err)
 	for (size_t i = 0; i < worker->pending_count; i++) {
 		struct pending_reply *reply = &worker->pending[i];
 		if (reply->req != NULL && rc == 0)
-			send_certificate(worker, reply->req, reply->cert, reply->how);
+			send_certificate(worker, reply->req, &reply->leaf, reply->how);
 		else if (reply->req != NULL)
 			send_failure(worker, reply->req, rc, err);
-		X509_free(reply->cert);
+		ca_leaf_clear(&reply->leaf);
 	}
 	worker->pending_count = 0;
 	return rc;
@@ -406,12 +404,18 @@ static void schedule_flush(struct est_worker *worker)
 		event_active(worker->flush, 0, 0);
 }
 
-// Queues a reply to req for after the commit, taking ownership of cert
+// Queues a reply to req for after the commit, taking ownership of leaf
 // (a renewal already recorded in the batch) or of enrollment (a new
 // enrollment, recorded at flush). Exactly one of the two is set.
-static void queue_reply(struct est_worker *worker, struct evhttp_request *req, X509 *cert,
-			struct ca_enrollment *enrollment, const char *how)
+static void queue_reply(struct est_worker *worker, struct evhttp_request *req,
+			struct ca_leaf *leaf, struct ca_enrollment *enrollment, const char *how)
 {
+	struct ca_leaf cert = { 0 };
+	if (leaf != NULL) {
+		cert = *leaf;
+		leaf->der = NULL;
+	}
+
 	if (worker->pending_count == worker->pending_capacity) {
 		size_t capacity = worker->pending_capacity > 0 ? 2 * worker->pending_capacity : 16;
 		struct pending_reply *grown = realloc(worker->pending, capacity * sizeof(*grown));
@@ -428,10 +432,10 @@ static void queue_reply(struct est_worker *worker, struct evhttp_request *req, X
 				free_enrollment(enrollment);
 			}
 			if (rc == 0)
-				send_certificate(worker, req, cert, how);
+				send_certificate(worker, req, &cert, how);
 			else
 				send_failure(worker, req, rc, &err);
-			X509_free(cert);
+			ca_leaf_clear(&cert);
 			return;
 		}
 		worker->pending = grown;
@@ -490,7 +494,7 @@ static void handle_simplereenroll(struct evhttp_request *req, void *arg)
 	struct cf_error err = { 0 };
 	uint8_t *der = NULL;
 	size_t size = 0;
-	X509 *cert = NULL;
+	struct ca_leaf cert = { 0 };
 
 	if (!read_request_body(server, req, &der, &size))
 		return;
@@ -499,7 +503,7 @@ static void handle_simplereenroll(struct evhttp_request *req, void *arg)
 	X509 *peer = ssl != NULL ? SSL_get1_peer_certificate(ssl) : NULL;
 	// On the server side the peer chain excludes the peer's own certificate.
 	STACK_OF(X509) *chain = ssl != NULL ? SSL_get_peer_cert_chain(ssl) : NULL;
-	int rc = ca_reenroll(server->ca, peer, chain, der, size, &cert, &err);
+	int rc = ca_reenroll_leaf(server->ca, peer, chain, der, size, &cert, &err);
 	X509_free(peer);
 	free(der);
 	schedule_flush(server);
@@ -507,7 +511,7 @@ static void handle_simplereenroll(struct evhttp_request *req, void *arg)
 		send_failure(server, req, rc, &err);
 		return;
 	}
-	queue_reply(server, req, cert, NULL, "reenroll");
+	queue_reply(server, req, &cert, NULL, "reenroll");
 }
 
 static void handle_other(struct evhttp_request *req, void *arg)
@@ -792,7 +796,7 @@ static void worker_free(struct est_worker *worker, bool owns_ca)
 	// Replies still queued at shutdown are dropped with their requests. The
 	// batch they belong to was rolled back when the loop stopped.
 	for (size_t i = 0; i < worker->pending_count; i++) {
-		X509_free(worker->pending[i].cert);
+		ca_leaf_clear(&worker->pending[i].leaf);
 		free_enrollment(worker->pending[i].enrollment);
 	}
 	free(worker->pending);

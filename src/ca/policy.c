@@ -419,7 +419,8 @@ static int64_t cert_time(const ASN1_TIME *time)
 }
 
 static int issue(struct ca *ca, X509_REQ *req, const char *cn, const struct ca_san_list *sans,
-		 enum ca_profile profile, int64_t lifetime, X509 **out, struct cf_error *err)
+		 enum ca_profile profile, int64_t lifetime, struct ca_leaf *out,
+		 struct cf_error *err)
 {
 	int64_t now = cf_now();
 	int64_t not_after = now + lifetime;
@@ -431,19 +432,31 @@ static int issue(struct ca *ca, X509_REQ *req, const char *cn, const struct ca_s
 	if (not_after <= now)
 		return cf_error_set(err, -EKEYEXPIRED, "the issuing CA certificate has expired");
 
-	struct ca_cert_spec spec = {
+	X509_PUBKEY *public_key = X509_REQ_get_X509_PUBKEY(req);
+	const unsigned char *key_bits = NULL;
+	int key_bits_len = 0;
+	unsigned char *spki = NULL;
+	int spki_len = i2d_X509_PUBKEY(public_key, &spki);
+	if (spki_len <= 0 ||
+	    !X509_PUBKEY_get0_param(NULL, &key_bits, &key_bits_len, NULL, public_key)) {
+		OPENSSL_free(spki);
+		return cf_error_set(err, -EINVAL, "the request's public key cannot be encoded");
+	}
+
+	struct ca_leaf_spec spec = {
 		.cn = cn,
 		.sans = sans,
-		.public_key_info = X509_REQ_get_X509_PUBKEY(req),
-		.issuer = ca->issuer,
-		.signing_key = ca->issuer_key,
-		.signing_context = ca->issuer_signing,
+		.spki = spki,
+		.spki_size = (size_t)spki_len,
+		.key_bits = key_bits,
+		.key_bits_size = (size_t)key_bits_len,
 		.not_before = now - CA_BACKDATE,
 		.not_after = not_after,
 		.profile = profile,
-		.path_length = -1,
 	};
-	return ca_cert_build(&spec, out, err);
+	int rc = ca_leaf_build(ca, &spec, out, err);
+	OPENSSL_free(spki);
+	return rc;
 }
 
 // Splits "ID.SECRET" into its parts; both are lowercase hex.
@@ -510,12 +523,11 @@ out:
 	return rc;
 }
 
-static int token_consume(struct ca *ca, const char *id, X509 *cert, struct cf_error *err)
+static int token_consume(struct ca *ca, const char *id, const char *serial,
+			 struct cf_error *err)
 {
-	char serial[CA_SERIAL_HEX_SIZE];
 	sqlite3_stmt *stmt = ca->token_consume;
 
-	ca_serial_hex(cert, serial);
 	sqlite3_reset(stmt);
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, cf_now());
@@ -552,7 +564,7 @@ int ca_enroll_prepare(struct ca *ca, const char *token, const uint8_t *csr_der, 
 	if (rc == 0)
 		rc = check_allowed(&out->sans, &row.sans, err);
 	if (rc == 0)
-		rc = issue(ca, req, cn, &out->sans, row.profile, row.lifetime, &out->cert, err);
+		rc = issue(ca, req, cn, &out->sans, row.profile, row.lifetime, &out->leaf, err);
 	X509_REQ_free(req);
 	if (rc != 0) {
 		ca_enrollment_clear(out);
@@ -563,7 +575,7 @@ int ca_enroll_prepare(struct ca *ca, const char *token, const uint8_t *csr_der, 
 	return 0;
 }
 
-int ca_enroll_record(struct ca *ca, struct ca_enrollment *enrollment, X509 **out,
+int ca_enroll_record(struct ca *ca, struct ca_enrollment *enrollment, struct ca_leaf *out,
 		     struct cf_error *err)
 {
 	struct token_row row;
@@ -582,24 +594,23 @@ int ca_enroll_record(struct ca *ca, struct ca_enrollment *enrollment, X509 **out
 		rc = check_allowed(&enrollment->sans, &row.sans, err);
 	snprintf(actor, sizeof(actor), "token:%s", enrollment->token_id);
 	if (rc == 0)
-		rc = ca_record_cert(ca, enrollment->cert, &enrollment->sans, row.profile, actor, err);
+		rc = ca_record_leaf(ca, &enrollment->leaf, &enrollment->sans, row.profile, actor, err);
 	if (rc == 0)
-		rc = token_consume(ca, enrollment->token_id, enrollment->cert, err);
+		rc = token_consume(ca, enrollment->token_id, enrollment->leaf.serial, err);
 	if (rc == 0)
 		rc = ca_db_commit(ca, err);
 	if (rc != 0) {
 		ca_db_rollback(ca);
 		return rc;
 	}
-	*out = enrollment->cert;
-	enrollment->cert = NULL;
+	*out = enrollment->leaf;
+	enrollment->leaf.der = NULL;
 	return 0;
 }
 
 void ca_enrollment_clear(struct ca_enrollment *enrollment)
 {
-	X509_free(enrollment->cert);
-	enrollment->cert = NULL;
+	ca_leaf_clear(&enrollment->leaf);
 	cf_wipe(enrollment->secret_hash, sizeof(enrollment->secret_hash));
 }
 
@@ -607,11 +618,15 @@ int ca_enroll(struct ca *ca, const char *token, const uint8_t *csr_der, size_t c
 	      X509 **out, struct cf_error *err)
 {
 	struct ca_enrollment *enrollment = malloc(sizeof(*enrollment));
+	struct ca_leaf leaf = { 0 };
 	if (enrollment == NULL)
 		return -ENOMEM;
 	int rc = ca_enroll_prepare(ca, token, csr_der, csr_size, enrollment, err);
 	if (rc == 0)
-		rc = ca_enroll_record(ca, enrollment, out, err);
+		rc = ca_enroll_record(ca, enrollment, &leaf, err);
+	if (rc == 0)
+		rc = ca_leaf_to_x509(&leaf, out, err);
+	ca_leaf_clear(&leaf);
 	ca_enrollment_clear(enrollment);
 	free(enrollment);
 	return rc;
@@ -671,13 +686,14 @@ static bool same_sans(const struct ca_san_list *a, const struct ca_san_list *b)
 	return true;
 }
 
-int ca_reenroll(struct ca *ca, X509 *current, STACK_OF(X509) *chain,
-		const uint8_t *csr_der, size_t csr_size, X509 **out, struct cf_error *err)
+int ca_reenroll_leaf(struct ca *ca, X509 *current, STACK_OF(X509) *chain,
+		     const uint8_t *csr_der, size_t csr_size, struct ca_leaf *out,
+		     struct cf_error *err)
 {
 	char serial[CA_SERIAL_HEX_SIZE], cn[256], current_cn[256] = "", actor[48];
 	struct ca_san_list requested, current_sans;
 	X509_REQ *req = NULL;
-	X509 *cert = NULL;
+	struct ca_leaf leaf = { 0 };
 
 	int rc = ca_check_client_cert(ca, current, chain, err);
 	if (rc == 0)
@@ -718,23 +734,34 @@ int ca_reenroll(struct ca *ca, X509 *current, STACK_OF(X509) *chain,
 		lifetime = ca->lifetime;
 
 	// Signing before the transaction keeps it out of the write lock.
-	rc = issue(ca, req, cn, &requested, profile, lifetime, &cert, err);
+	rc = issue(ca, req, cn, &requested, profile, lifetime, &leaf, err);
 	if (rc == 0)
 		rc = ca_db_begin(ca, err);
 	if (rc != 0)
 		goto out;
 	snprintf(actor, sizeof(actor), "cert:%s", serial);
-	rc = ca_record_cert(ca, cert, &requested, profile, actor, err);
+	rc = ca_record_leaf(ca, &leaf, &requested, profile, actor, err);
 	if (rc == 0)
 		rc = ca_db_commit(ca, err);
 	if (rc != 0) {
 		ca_db_rollback(ca);
 		goto out;
 	}
-	*out = cert;
-	cert = NULL;
+	*out = leaf;
+	leaf.der = NULL;
 out:
-	X509_free(cert);
+	ca_leaf_clear(&leaf);
 	X509_REQ_free(req);
+	return rc;
+}
+
+int ca_reenroll(struct ca *ca, X509 *current, STACK_OF(X509) *chain,
+		const uint8_t *csr_der, size_t csr_size, X509 **out, struct cf_error *err)
+{
+	struct ca_leaf leaf = { 0 };
+	int rc = ca_reenroll_leaf(ca, current, chain, csr_der, csr_size, &leaf, err);
+	if (rc == 0)
+		rc = ca_leaf_to_x509(&leaf, out, err);
+	ca_leaf_clear(&leaf);
 	return rc;
 }

@@ -384,6 +384,9 @@ int ca_open(const struct ca_options *options, struct ca **out, struct cf_error *
 		rc = cf_error_set(err, -EIO, "setting up signing with %s failed", path);
 		goto fail;
 	}
+	rc = ca_leaf_setup(ca, err);
+	if (rc != 0)
+		goto fail;
 	ca->trust = X509_STORE_new();
 	if (ca->trust == NULL || !X509_STORE_add_cert(ca->trust, ca->root) ||
 	    !X509_STORE_add_cert(ca->trust, ca->issuer)) {
@@ -447,6 +450,7 @@ void ca_close(struct ca *ca)
 	sqlite3_finalize(ca->rollback_to);
 	cf_audit_statements_free(&ca->audit);
 	sqlite3_close(ca->db);
+	ca_leaf_teardown(ca);
 	EVP_MD_CTX_free(ca->issuer_signing);
 	X509_STORE_free(ca->trust);
 	X509_free(ca->root);
@@ -542,22 +546,16 @@ out:
 	return rc;
 }
 
-int ca_record_cert(struct ca *ca, X509 *cert, const struct ca_san_list *sans,
-		   enum ca_profile profile, const char *authorized_by, struct cf_error *err)
+// Inserts the certificate's row and its audit record.
+static int record_issued(struct ca *ca, const char *serial, const char *cn,
+			 const struct ca_san_list *sans, enum ca_profile profile,
+			 int64_t not_before, int64_t not_after, const char *authorized_by,
+			 struct cf_error *err)
 {
-	char serial[CA_SERIAL_HEX_SIZE], cn[256] = "", sans_text[CA_SAN_MAX * CA_SAN_TEXT_MAX];
-	time_t not_before = 0, not_after = 0;
-	struct tm tm;
+	char sans_text[CA_SAN_MAX * CA_SAN_TEXT_MAX];
 	sqlite3_stmt *stmt = ca->cert_insert;
 
-	ca_serial_hex(cert, serial);
-	ca_subject_cn(X509_get_subject_name(cert), cn, sizeof(cn));
 	ca_sans_join(sans, sans_text, sizeof(sans_text));
-	if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm))
-		not_before = timegm(&tm);
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm))
-		not_after = timegm(&tm);
-
 	sqlite3_reset(stmt);
 	sqlite3_bind_text(stmt, 1, serial, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, cn, -1, SQLITE_STATIC);
@@ -578,6 +576,30 @@ int ca_record_cert(struct ca *ca, X509 *cert, const struct ca_san_list *sans,
 		 (long long)not_after);
 	return cf_audit_append_cached(ca->db, &ca->audit, authorized_by, "ca.issue", serial, "ok",
 				      detail, err);
+}
+
+int ca_record_cert(struct ca *ca, X509 *cert, const struct ca_san_list *sans,
+		   enum ca_profile profile, const char *authorized_by, struct cf_error *err)
+{
+	char serial[CA_SERIAL_HEX_SIZE], cn[256] = "";
+	time_t not_before = 0, not_after = 0;
+	struct tm tm;
+
+	ca_serial_hex(cert, serial);
+	ca_subject_cn(X509_get_subject_name(cert), cn, sizeof(cn));
+	if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &tm))
+		not_before = timegm(&tm);
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm))
+		not_after = timegm(&tm);
+	return record_issued(ca, serial, cn, sans, profile, not_before, not_after, authorized_by,
+			     err);
+}
+
+int ca_record_leaf(struct ca *ca, const struct ca_leaf *leaf, const struct ca_san_list *sans,
+		   enum ca_profile profile, const char *authorized_by, struct cf_error *err)
+{
+	return record_issued(ca, leaf->serial, leaf->cn, sans, profile, leaf->not_before,
+			     leaf->not_after, authorized_by, err);
 }
 
 int ca_list(struct ca *ca, int (*fn)(const struct ca_cert_info *info, void *arg),

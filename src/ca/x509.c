@@ -675,8 +675,7 @@ static const uint8_t pkcs7_before_certs[] = {
 };
 static const uint8_t pkcs7_after_certs[] = { 0x31, 0x00 }; // signerInfos
 
-// Size of a DER tag and length header for content of len bytes.
-static size_t der_header_size(size_t len)
+size_t ca_der_header_size(size_t len)
 {
 	size_t size = 2;
 	for (size_t rest = len; len >= 0x80 && rest > 0; rest >>= 8)
@@ -684,14 +683,14 @@ static size_t der_header_size(size_t len)
 	return size;
 }
 
-static uint8_t *der_put_header(uint8_t *p, uint8_t tag, size_t len)
+uint8_t *ca_der_put_header(uint8_t *p, uint8_t tag, size_t len)
 {
 	*p++ = tag;
 	if (len < 0x80) {
 		*p++ = (uint8_t)len;
 		return p;
 	}
-	size_t count = der_header_size(len) - 2;
+	size_t count = ca_der_header_size(len) - 2;
 	*p++ = (uint8_t)(0x80 | count);
 	for (size_t i = count; i > 0; i--)
 		*p++ = (uint8_t)(len >> (8 * (i - 1)));
@@ -699,53 +698,41 @@ static uint8_t *der_put_header(uint8_t *p, uint8_t tag, size_t len)
 }
 
 struct encoded_cert {
-	unsigned char *der;
+	const uint8_t *der;
 	size_t len;
 };
 
-int ca_pkcs7_certs_der(X509 *const *certs, size_t count, uint8_t **der, size_t *size,
-		       struct cf_error *err)
+// Writes the certs-only structure directly around the certificates' DER.
+// With OpenSSL 3.0, building a PKCS7 object and encoding it took about
+// twice as long for the one certificate of an enrollment reply.
+static int pkcs7_from_parts(const struct encoded_cert *parts, size_t count, uint8_t **der,
+			    size_t *size)
 {
-	// The structure is written directly around the certificates' DER. With
-	// OpenSSL 3.0, building a PKCS7 object and encoding it took about twice
-	// as long for the one certificate of an enrollment reply.
-	struct encoded_cert *parts = calloc(count > 0 ? count : 1, sizeof(*parts));
 	size_t certs_len = 0;
-	int rc = -EIO;
-
-	if (parts == NULL)
-		return cf_error_set(err, -ENOMEM, "building the PKCS#7 certs-only structure failed");
-	for (size_t i = 0; i < count; i++) {
-		int len = i2d_X509(certs[i], &parts[i].der);
-		if (len <= 0)
-			goto out;
-		parts[i].len = (size_t)len;
-		certs_len += (size_t)len;
-	}
+	for (size_t i = 0; i < count; i++)
+		certs_len += parts[i].len;
 
 	// The certificates field is optional and left out when empty.
-	size_t certs_field_len = count > 0 ? der_header_size(certs_len) + certs_len : 0;
+	size_t certs_field_len = count > 0 ? ca_der_header_size(certs_len) + certs_len : 0;
 	size_t signed_data_len = sizeof(pkcs7_before_certs) + certs_field_len +
 				 sizeof(pkcs7_after_certs);
-	size_t explicit_len = der_header_size(signed_data_len) + signed_data_len;
-	size_t content_info_len = sizeof(pkcs7_signed_data_oid) + der_header_size(explicit_len) +
+	size_t explicit_len = ca_der_header_size(signed_data_len) + signed_data_len;
+	size_t content_info_len = sizeof(pkcs7_signed_data_oid) + ca_der_header_size(explicit_len) +
 				  explicit_len;
-	size_t total = der_header_size(content_info_len) + content_info_len;
+	size_t total = ca_der_header_size(content_info_len) + content_info_len;
 	uint8_t *buf = malloc(total);
-	if (buf == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
+	if (buf == NULL)
+		return -ENOMEM;
 
-	uint8_t *p = der_put_header(buf, 0x30, content_info_len); // ContentInfo
+	uint8_t *p = ca_der_put_header(buf, 0x30, content_info_len); // ContentInfo
 	memcpy(p, pkcs7_signed_data_oid, sizeof(pkcs7_signed_data_oid));
 	p += sizeof(pkcs7_signed_data_oid);
-	p = der_put_header(p, 0xa0, explicit_len);    // [0] EXPLICIT content
-	p = der_put_header(p, 0x30, signed_data_len); // SignedData
+	p = ca_der_put_header(p, 0xa0, explicit_len);    // [0] EXPLICIT content
+	p = ca_der_put_header(p, 0x30, signed_data_len); // SignedData
 	memcpy(p, pkcs7_before_certs, sizeof(pkcs7_before_certs));
 	p += sizeof(pkcs7_before_certs);
 	if (count > 0)
-		p = der_put_header(p, 0xa0, certs_len); // [0] IMPLICIT certificates
+		p = ca_der_put_header(p, 0xa0, certs_len); // [0] IMPLICIT certificates
 	for (size_t i = 0; i < count; i++) {
 		memcpy(p, parts[i].der, parts[i].len);
 		p += parts[i].len;
@@ -753,13 +740,42 @@ int ca_pkcs7_certs_der(X509 *const *certs, size_t count, uint8_t **der, size_t *
 	memcpy(p, pkcs7_after_certs, sizeof(pkcs7_after_certs));
 	*der = buf;
 	*size = total;
-	rc = 0;
+	return 0;
+}
+
+int ca_pkcs7_certs_der(X509 *const *certs, size_t count, uint8_t **der, size_t *size,
+		       struct cf_error *err)
+{
+	struct encoded_cert *parts = calloc(count > 0 ? count : 1, sizeof(*parts));
+	int rc = -EIO;
+
+	if (parts == NULL)
+		return cf_error_set(err, -ENOMEM, "building the PKCS#7 certs-only structure failed");
+	for (size_t i = 0; i < count; i++) {
+		unsigned char *encoded = NULL;
+		int len = i2d_X509(certs[i], &encoded);
+		if (len <= 0)
+			goto out;
+		parts[i].der = encoded;
+		parts[i].len = (size_t)len;
+	}
+	rc = pkcs7_from_parts(parts, count, der, size);
 out:
 	if (rc != 0)
 		cf_error_set(err, rc, "building the PKCS#7 certs-only structure failed");
 	for (size_t i = 0; i < count; i++)
-		OPENSSL_free(parts[i].der);
+		OPENSSL_free((void *)parts[i].der);
 	free(parts);
+	return rc;
+}
+
+int ca_pkcs7_cert_der(const uint8_t *cert, size_t cert_size, uint8_t **der, size_t *size,
+		      struct cf_error *err)
+{
+	struct encoded_cert part = { cert, cert_size };
+	int rc = pkcs7_from_parts(&part, 1, der, size);
+	if (rc != 0)
+		cf_error_set(err, rc, "building the PKCS#7 certs-only structure failed");
 	return rc;
 }
 

@@ -566,7 +566,7 @@ static void enroll_record_rechecks_token(void **state)
 	char token[CA_TOKEN_TEXT_SIZE];
 	struct ca_enrollment first, second;
 	size_t size = 0;
-	X509 *cert = NULL;
+	struct ca_leaf cert = { 0 };
 	int issued_before = 0, issued_after = 0;
 
 	assert_int_equal(ca_list(f->ca, count_certs, &issued_before, &err), 0);
@@ -578,13 +578,12 @@ static void enroll_record_rechecks_token(void **state)
 		ca_batch_set(f->ca, batching == 1);
 
 		assert_int_equal(ca_enroll_record(f->ca, &first, &cert, &err), 0);
-		assert_non_null(cert);
-		X509_free(cert);
-		cert = NULL;
+		assert_non_null(cert.der);
+		ca_leaf_clear(&cert);
 		cf_error_reset(&err);
 		assert_int_equal(ca_enroll_record(f->ca, &second, &cert, &err), -EACCES);
 		assert_non_null(strstr(err.message, "already used"));
-		assert_null(cert);
+		assert_null(cert.der);
 		assert_int_equal(ca_batch_commit(f->ca, &err), 0);
 		ca_batch_set(f->ca, false);
 
@@ -631,6 +630,125 @@ static void checkpointer_copies_wal(void **state)
 	assert_true(grew);
 }
 
+// Returns the DER of the TBSCertificate, the first element of cert.
+static void tbs_span(const uint8_t *cert, size_t size, const uint8_t **start, size_t *len)
+{
+	const unsigned char *p = cert;
+	long content = 0;
+	int tag = 0, xclass = 0;
+	assert_int_equal(ASN1_get_object(&p, &content, &tag, &xclass, (long)size) & 0x80, 0);
+	const unsigned char *tbs = p;
+	assert_int_equal(ASN1_get_object(&p, &content, &tag, &xclass, (long)(cert + size - p)) & 0x80,
+			 0);
+	*start = tbs;
+	*len = (size_t)(p - tbs) + (size_t)content;
+}
+
+// ca_leaf_build must write the same TBSCertificate as ca_cert_build for
+// the same inputs, across serials that need a leading zero or lose one,
+// both kinds of Time, every profile and every SAN type.
+static void leaf_der_matches_builder(void **state)
+{
+	struct fixture *f = *state;
+	struct ca *ca = f->ca;
+	static const uint8_t serials[][CA_SERIAL_SIZE] = {
+		{ 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 1, 2, 3, 4, 5, 6, 7, 8 },
+		{ 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 },
+		{ 0, 0, 0x7f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13 },
+		{ 0, 0x90, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14 },
+	};
+	static const int64_t not_afters[] = { 1800000000, 2556144000 }; // 2027, 2051
+	static const enum ca_profile profiles[] = { CA_PROFILE_SERVER, CA_PROFILE_CLIENT,
+						    CA_PROFILE_BOTH };
+	struct ca_san_list sans = { 0 };
+	const char *names[] = { "DNS:leaf.test", "IP:10.1.2.3", "IP:2001:db8::7",
+				"URI:spiffe://coffer/node/leaf" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		strcpy(sans.names[sans.count++], names[i]);
+
+	size_t csr_size = 0;
+	uint8_t *csr = make_csr("P-256", "leaf.test", "DNS:leaf.test", &csr_size, NULL);
+	struct cf_error err = { 0 };
+	X509_REQ *req = NULL;
+	assert_int_equal(ca_csr_parse(csr, csr_size, &req, &err), 0);
+	X509_PUBKEY *public_key = X509_REQ_get_X509_PUBKEY(req);
+	unsigned char *spki = NULL;
+	int spki_len = i2d_X509_PUBKEY(public_key, &spki);
+	const unsigned char *key_bits = NULL;
+	int key_bits_len = 0;
+	assert_true(spki_len > 0);
+	assert_true(X509_PUBKEY_get0_param(NULL, &key_bits, &key_bits_len, NULL, public_key));
+
+	for (size_t s = 0; s < sizeof(serials) / sizeof(serials[0]); s++) {
+		size_t t = s % 2, p = s % 3;
+		struct ca_cert_spec old_spec = {
+			.cn = "leaf.test", .sans = &sans, .public_key_info = public_key,
+			.issuer = ca->issuer, .signing_key = ca->issuer_key,
+			.signing_context = ca->issuer_signing, .not_before = 1700000000,
+			.not_after = not_afters[t], .profile = profiles[p], .path_length = -1,
+		};
+		struct ca_leaf_spec spec = {
+			.cn = "leaf.test", .sans = &sans, .spki = spki, .spki_size = (size_t)spki_len,
+			.key_bits = key_bits, .key_bits_size = (size_t)key_bits_len,
+			.not_before = 1700000000, .not_after = not_afters[t], .profile = profiles[p],
+			.serial = serials[s],
+		};
+		X509 *old = NULL;
+		assert_int_equal(ca_cert_build(&old_spec, &old, &err), 0);
+		BIGNUM *bn = BN_bin2bn(serials[s], CA_SERIAL_SIZE, NULL);
+		ASN1_INTEGER *serial = BN_to_ASN1_INTEGER(bn, NULL);
+		assert_true(X509_set_serialNumber(old, serial));
+		unsigned char *old_tbs = NULL;
+		int old_len = i2d_re_X509_tbs(old, &old_tbs);
+		assert_true(old_len > 0);
+
+		struct ca_leaf leaf;
+		assert_int_equal(ca_leaf_build(ca, &spec, &leaf, &err), 0);
+		const uint8_t *tbs = NULL;
+		size_t tbs_len = 0;
+		tbs_span(leaf.der, leaf.der_size, &tbs, &tbs_len);
+		assert_int_equal(tbs_len, (size_t)old_len);
+		assert_memory_equal(tbs, old_tbs, tbs_len);
+
+		// The signature verifies with the issuer's key.
+		X509 *parsed = NULL;
+		assert_int_equal(ca_leaf_to_x509(&leaf, &parsed, &err), 0);
+		assert_int_equal(X509_verify(parsed, ca->issuer_key), 1);
+		char hex[CA_SERIAL_HEX_SIZE];
+		assert_int_equal(ca_serial_hex(parsed, hex), 0);
+		assert_string_equal(hex, leaf.serial);
+		assert_string_equal(leaf.cn, "leaf.test");
+
+		X509_free(parsed);
+		ca_leaf_clear(&leaf);
+		OPENSSL_free(old_tbs);
+		ASN1_INTEGER_free(serial);
+		BN_free(bn);
+		X509_free(old);
+	}
+
+	// The common name must be printable ASCII of 1 to 64 characters.
+	static const char *const bad_names[] = {
+		"", "caf\xc3\xa9.test",
+		"a123456789012345678901234567890123456789012345678901234567890123456789"
+	};
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		struct ca_leaf_spec spec = {
+			.cn = bad_names[i], .sans = &sans, .spki = spki,
+			.spki_size = (size_t)spki_len, .key_bits = key_bits,
+			.key_bits_size = (size_t)key_bits_len, .not_before = 1700000000,
+			.not_after = 1800000000, .profile = CA_PROFILE_BOTH,
+		};
+		struct ca_leaf leaf;
+		cf_error_reset(&err);
+		assert_int_equal(ca_leaf_build(ca, &spec, &leaf, &err), -EINVAL);
+		assert_null(leaf.der);
+	}
+	OPENSSL_free(spki);
+	X509_REQ_free(req);
+	free(csr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest helpers[] = {
@@ -652,6 +770,7 @@ int main(void)
 		cmocka_unit_test(list_shows_issued),
 		cmocka_unit_test(enroll_record_rechecks_token),
 		cmocka_unit_test(checkpointer_copies_wal),
+		cmocka_unit_test(leaf_der_matches_builder),
 	};
 	int failed = cmocka_run_group_tests_name("ca helpers", helpers, NULL, NULL);
 	failed += cmocka_run_group_tests_name("ca issuance", issuance, setup_ca, teardown_ca);
