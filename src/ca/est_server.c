@@ -12,6 +12,12 @@
 // a failed handshake. The server's own certificate is issued by the
 // intermediate at start and reissued at two thirds of its lifetime; new
 // connections get the new one.
+//
+// All workers accept on one listening socket, and the kernel hands a new
+// connection to whichever worker's accept runs first. One worker could
+// then serve every keep-alive connection while the other sits idle, so
+// only the workers that serve the fewest connections accept new ones.
+// Each worker enables and disables its own listener, in its own thread.
 
 #include "ca_internal.h"
 
@@ -35,6 +41,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 
@@ -80,6 +87,14 @@ struct est_worker {
 	struct pending_reply *pending;
 	size_t pending_count;
 	size_t pending_capacity;
+
+	// Accept balancing: this worker's listener, the event that other
+	// threads activate to have it check whether it should accept, and the
+	// connections it serves (protected by server->balance_lock).
+	struct evconnlistener *listener;
+	struct event *rebalance;
+	int connections;
+	bool accepting;
 };
 
 struct est_server {
@@ -93,6 +108,9 @@ struct est_server {
 	// Runs the WAL checkpoints of all workers' handles; NULL when it could
 	// not start, and SQLite checkpoints inside commits instead.
 	struct ca_checkpointer *checkpointer;
+	pthread_mutex_t balance_lock;
+	// Cleared, under balance_lock, before the workers are freed.
+	bool balancing;
 	int worker_count;
 	struct est_worker workers[EST_THREADS_MAX];
 };
@@ -616,6 +634,82 @@ out:
 	return rc;
 }
 
+// Enables this worker's listener when no other worker serves fewer
+// connections, and disables it otherwise. Runs in the worker's thread.
+static void balance_accepts(struct est_worker *worker)
+{
+	struct est_server *server = worker->server;
+	int fewest = INT_MAX;
+
+	pthread_mutex_lock(&server->balance_lock);
+	for (int i = 0; i < server->worker_count; i++) {
+		if (server->workers[i].connections < fewest)
+			fewest = server->workers[i].connections;
+	}
+	bool accept = !server->balancing || worker->connections == fewest;
+	pthread_mutex_unlock(&server->balance_lock);
+
+	if (worker->listener == NULL || accept == worker->accepting)
+		return;
+	if (accept)
+		evconnlistener_enable(worker->listener);
+	else
+		evconnlistener_disable(worker->listener);
+	worker->accepting = accept;
+}
+
+static void rebalance_now(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	balance_accepts(arg);
+}
+
+// Adds delta to the worker's connection count, rebalances its own
+// listener at once and has the other workers rebalance theirs.
+static void count_connection(struct est_worker *worker, int delta)
+{
+	struct est_server *server = worker->server;
+
+	pthread_mutex_lock(&server->balance_lock);
+	worker->connections += delta;
+	bool balancing = server->balancing;
+	// event_active from another thread is safe once
+	// evthread_use_pthreads has run, and wakes that worker's loop.
+	for (int i = 0; balancing && i < server->worker_count; i++) {
+		if (&server->workers[i] != worker && server->workers[i].rebalance != NULL)
+			event_active(server->workers[i].rebalance, 0, 0);
+	}
+	pthread_mutex_unlock(&server->balance_lock);
+	if (balancing)
+		balance_accepts(worker);
+}
+
+// SSL ex_data slot holding the worker that serves a connection. Its free
+// callback runs when the connection's SSL object is freed, which is how
+// a worker learns that one of its connections has closed.
+static int worker_ssl_index = -1;
+static pthread_once_t worker_ssl_index_once = PTHREAD_ONCE_INIT;
+
+static void connection_closed(void *parent, void *ptr, CRYPTO_EX_DATA *data, int index,
+			      long argl, void *argp)
+{
+	(void)parent;
+	(void)data;
+	(void)index;
+	(void)argl;
+	(void)argp;
+	if (ptr != NULL)
+		count_connection(ptr, -1);
+}
+
+static void setup_worker_ssl_index(void)
+{
+	worker_ssl_index = CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_SSL, 0, NULL, NULL, NULL,
+						   connection_closed);
+}
+
+// Runs in the accepting worker's thread for each new connection.
 static struct bufferevent *make_tls_bufferevent(struct event_base *base, void *arg)
 {
 	struct est_worker *worker = arg;
@@ -624,8 +718,17 @@ static struct bufferevent *make_tls_bufferevent(struct event_base *base, void *a
 	pthread_mutex_unlock(&worker->server->tls_lock);
 	if (ssl == NULL)
 		return NULL;
-	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					      BEV_OPT_CLOSE_ON_FREE);
+	if (worker_ssl_index >= 0 && SSL_set_ex_data(ssl, worker_ssl_index, worker) == 1)
+		count_connection(worker, 1);
+
+	struct bufferevent *bev = bufferevent_openssl_socket_new(base, -1, ssl,
+								 BUFFEREVENT_SSL_ACCEPTING,
+								 BEV_OPT_CLOSE_ON_FREE);
+	// Without a bufferevent the SSL object is still ours to free, which
+	// also takes the connection off the count.
+	if (bev == NULL)
+		SSL_free(ssl);
+	return bev;
 }
 
 static void renew_tls(evutil_socket_t fd, short what, void *arg)
@@ -755,9 +858,11 @@ static int worker_init(struct est_worker *worker, evutil_socket_t listen_fd)
 		return -ENOMEM;
 	worker->http = evhttp_new(worker->base);
 	worker->flush = event_new(worker->base, -1, 0, flush_batch, worker);
-	if (worker->http == NULL || worker->flush == NULL ||
+	worker->rebalance = event_new(worker->base, -1, 0, rebalance_now, worker);
+	if (worker->http == NULL || worker->flush == NULL || worker->rebalance == NULL ||
 	    event_priority_set(worker->flush, 2) != 0)
 		return -ENOMEM;
+	worker->accepting = true;
 	ca_batch_set(worker->ca, true);
 	evhttp_set_bevcb(worker->http, make_tls_bufferevent, worker);
 	evhttp_set_max_body_size(worker->http, CA_REQUEST_MAX);
@@ -776,10 +881,12 @@ static int worker_init(struct est_worker *worker, evutil_socket_t listen_fd)
 	if (fd < 0)
 		return -errno;
 	evutil_make_socket_nonblocking(fd);
-	if (evhttp_accept_socket_with_handle(worker->http, fd) == NULL) {
+	struct evhttp_bound_socket *bound = evhttp_accept_socket_with_handle(worker->http, fd);
+	if (bound == NULL) {
 		close(fd);
 		return -EIO;
 	}
+	worker->listener = evhttp_bound_socket_get_listener(bound);
 	return 0;
 }
 
@@ -802,6 +909,8 @@ static void worker_free(struct est_worker *worker, bool owns_ca)
 	free(worker->pending);
 	if (worker->flush != NULL)
 		event_free(worker->flush);
+	if (worker->rebalance != NULL)
+		event_free(worker->rebalance);
 	if (worker->http != NULL)
 		evhttp_free(worker->http);
 	if (worker->base != NULL)
@@ -828,6 +937,8 @@ int ca_serve(struct ca *ca, const struct ca_server_options *options, struct cf_e
 		return -ENOMEM;
 	server->ca = ca;
 	pthread_mutex_init(&server->tls_lock, NULL);
+	pthread_mutex_init(&server->balance_lock, NULL);
+	pthread_once(&worker_ssl_index_once, setup_worker_ssl_index);
 	if (parse_listen(options->listen, server->host, sizeof(server->host), &port) != 0) {
 		rc = cf_error_set(err, -EINVAL,
 				  "listen address '%s' is invalid (expected HOST:PORT or [V6]:PORT)",
@@ -875,6 +986,7 @@ int ca_serve(struct ca *ca, const struct ca_server_options *options, struct cf_e
 				  strerror(errno));
 		goto out;
 	}
+	first->listener = evhttp_bound_socket_get_listener(bound);
 	evutil_socket_t listen_fd = evhttp_bound_socket_get_fd(bound);
 	// Accepted sockets inherit TCP_NODELAY from the listener on Linux. Without
 	// it, a reply split over two segments waits for the client's delayed ACK.
@@ -927,6 +1039,7 @@ int ca_serve(struct ca *ca, const struct ca_server_options *options, struct cf_e
 	struct timeval renew_in = { ca->lifetime * 2 / 3, 0 };
 	evtimer_add(server->renew_timer, &renew_in);
 
+	server->balancing = server->worker_count > 1;
 	for (int i = 1; i < server->worker_count; i++) {
 		struct est_worker *worker = &server->workers[i];
 		int thread_rc = pthread_create(&worker->thread, NULL, worker_run, worker);
@@ -958,6 +1071,11 @@ int ca_serve(struct ca *ca, const struct ca_server_options *options, struct cf_e
 	cf_log(CF_LOG_INFO, "est.stop", "issued=%lld rejected=%lld", (long long)issued,
 	       (long long)rejected);
 out:
+	// Freeing the workers closes their connections, whose callbacks must
+	// no longer reach the other workers' events.
+	pthread_mutex_lock(&server->balance_lock);
+	server->balancing = false;
+	pthread_mutex_unlock(&server->balance_lock);
 	if (on_int != NULL)
 		event_free(on_int);
 	if (on_term != NULL)
@@ -972,6 +1090,7 @@ out:
 	for (int i = 0; i < server->worker_count; i++)
 		worker_free(&server->workers[i], i > 0);
 	SSL_CTX_free(server->tls);
+	pthread_mutex_destroy(&server->balance_lock);
 	pthread_mutex_destroy(&server->tls_lock);
 	free(server);
 	return rc;
