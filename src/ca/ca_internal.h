@@ -223,6 +223,8 @@ struct ca_enrollment {
 	char token_id[CA_TOKEN_ID_HEX + 1];
 	uint8_t secret_hash[CA_TOKEN_HASH_SIZE];
 	struct ca_san_list sans;
+	// The token's SANs as stored, its profile and lifetime, when checked.
+	char token_sans[CA_SAN_MAX * CA_SAN_TEXT_MAX];
 	enum ca_profile profile;
 	int64_t lifetime;
 	struct ca_leaf leaf;

@@ -479,6 +479,7 @@ static int token_split(const char *token, char id[TOKEN_ID_HEX + 1],
 }
 
 struct token_row {
+	char sans_text[CA_SAN_MAX * CA_SAN_TEXT_MAX];
 	struct ca_san_list sans;
 	enum ca_profile profile;
 	int64_t lifetime;
@@ -515,7 +516,9 @@ static int token_check(struct ca *ca, const char *id, const uint8_t hash[CA_TOKE
 		rc = cf_error_set(err, -EACCES, "bootstrap token %s has expired", id);
 		goto out;
 	}
-	rc = ca_sans_split((const char *)sqlite3_column_text(stmt, 1), &row->sans, err);
+	snprintf(row->sans_text, sizeof(row->sans_text), "%s",
+		 (const char *)sqlite3_column_text(stmt, 1));
+	rc = ca_sans_split(row->sans_text, &row->sans, err);
 	row->profile = (enum ca_profile)sqlite3_column_int(stmt, 2);
 	row->lifetime = sqlite3_column_int64(stmt, 3);
 out:
@@ -523,21 +526,40 @@ out:
 	return rc;
 }
 
-static int token_consume(struct ca *ca, const char *id, const char *serial,
+// Marks the token as used by serial, but only while its row is still the
+// one that ca_enroll_prepare checked: unused, unexpired, and with the same
+// secret hash, SANs, profile and lifetime. One UPDATE does the check and
+// the change. When no row matched, token_check finds the reason.
+static int token_consume(struct ca *ca, const struct ca_enrollment *enrollment,
 			 struct cf_error *err)
 {
 	sqlite3_stmt *stmt = ca->token_consume;
 
 	sqlite3_reset(stmt);
-	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 1, enrollment->token_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, cf_now());
-	sqlite3_bind_text(stmt, 3, serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, enrollment->leaf.serial, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 4, enrollment->secret_hash, CA_TOKEN_HASH_SIZE, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, enrollment->token_sans, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 6, enrollment->profile);
+	sqlite3_bind_int64(stmt, 7, enrollment->lifetime);
 	int step = sqlite3_step(stmt);
 	sqlite3_reset(stmt);
-	if (step != SQLITE_DONE || sqlite3_changes(ca->db) != 1)
-		return cf_error_set(err, -EIO, "marking token %s as used failed: %s", id,
-				    sqlite3_errmsg(ca->db));
-	return 0;
+	if (step != SQLITE_DONE)
+		return cf_error_set(err, -EIO, "marking token %s as used failed: %s",
+				    enrollment->token_id, sqlite3_errmsg(ca->db));
+	if (sqlite3_changes(ca->db) == 1)
+		return 0;
+
+	struct token_row row;
+	int rc = token_check(ca, enrollment->token_id, enrollment->secret_hash, &row, err);
+	if (rc != 0)
+		return rc;
+	// Tokens change only when consumed. A row that passes the check but
+	// did not match was edited outside coffer after the certificate was
+	// signed.
+	return cf_error_set(err, -EACCES, "bootstrap token %s changed during the enrollment",
+			    enrollment->token_id);
 }
 
 int ca_enroll_prepare(struct ca *ca, const char *token, const uint8_t *csr_der, size_t csr_size,
@@ -572,31 +594,23 @@ int ca_enroll_prepare(struct ca *ca, const char *token, const uint8_t *csr_der, 
 	}
 	out->profile = row.profile;
 	out->lifetime = row.lifetime;
+	snprintf(out->token_sans, sizeof(out->token_sans), "%s", row.sans_text);
 	return 0;
 }
 
 int ca_enroll_record(struct ca *ca, struct ca_enrollment *enrollment, struct ca_leaf *out,
 		     struct cf_error *err)
 {
-	struct token_row row;
 	char actor[32];
 
 	int rc = ca_db_begin(ca, err);
 	if (rc != 0)
 		return rc;
-	rc = token_check(ca, enrollment->token_id, enrollment->secret_hash, &row, err);
-	// Tokens change only when consumed. Another profile or lifetime means
-	// the row was edited outside coffer after the certificate was signed.
-	if (rc == 0 && (row.profile != enrollment->profile || row.lifetime != enrollment->lifetime))
-		rc = cf_error_set(err, -EACCES, "bootstrap token %s changed during the enrollment",
-				  enrollment->token_id);
-	if (rc == 0)
-		rc = check_allowed(&enrollment->sans, &row.sans, err);
+	rc = token_consume(ca, enrollment, err);
 	snprintf(actor, sizeof(actor), "token:%s", enrollment->token_id);
 	if (rc == 0)
-		rc = ca_record_leaf(ca, &enrollment->leaf, &enrollment->sans, row.profile, actor, err);
-	if (rc == 0)
-		rc = token_consume(ca, enrollment->token_id, enrollment->leaf.serial, err);
+		rc = ca_record_leaf(ca, &enrollment->leaf, &enrollment->sans, enrollment->profile,
+				    actor, err);
 	if (rc == 0)
 		rc = ca_db_commit(ca, err);
 	if (rc != 0) {

@@ -401,7 +401,10 @@ int ca_open(const struct ca_options *options, struct ca **out, struct cf_error *
 		     "SELECT secret_hash, sans, profile, lifetime, expires_at, used_at"
 		     " FROM tokens WHERE id = ?1", &ca->token_select, err);
 	if (rc == 0)
-		rc = prepare(ca, "UPDATE tokens SET used_at = ?2, used_serial = ?3 WHERE id = ?1",
+		rc = prepare(ca,
+			     "UPDATE tokens SET used_at = ?2, used_serial = ?3 WHERE id = ?1"
+			     " AND used_at IS NULL AND expires_at > ?2 AND secret_hash = ?4"
+			     " AND sans = ?5 AND profile = ?6 AND lifetime = ?7",
 			     &ca->token_consume, err);
 	if (rc == 0)
 		rc = prepare(ca,

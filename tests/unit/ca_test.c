@@ -596,6 +596,46 @@ static void enroll_record_rechecks_token(void **state)
 	assert_int_equal(issued_after - issued_before, 2);
 }
 
+// A token whose row changes between ca_enroll_prepare and
+// ca_enroll_record is not consumed, and the error names the reason.
+static void enroll_record_rejects_changed_token(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *sql;
+		const char *message;
+	} cases[] = {
+		{ "UPDATE tokens SET expires_at = 1", "has expired" },
+		{ "UPDATE tokens SET profile = 1", "changed during the enrollment" },
+		{ "UPDATE tokens SET lifetime = lifetime + 1", "changed during the enrollment" },
+		{ "UPDATE tokens SET sans = 'DNS:other.test'", "changed during the enrollment" },
+		{ "DELETE FROM tokens", "is unknown" },
+	};
+	size_t size = 0;
+	uint8_t *der = make_csr("P-256", NULL, "DNS:edited.test", &size, NULL);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cf_error err = { 0 };
+		char token[CA_TOKEN_TEXT_SIZE];
+		struct ca_enrollment enrollment;
+		struct ca_leaf cert = { 0 };
+		int issued_before = 0, issued_after = 0;
+
+		assert_int_equal(ca_list(f->ca, count_certs, &issued_before, &err), 0);
+		create_token(f->ca, "DNS:edited.test", 600, 0, token);
+		assert_int_equal(ca_enroll_prepare(f->ca, token, der, size, &enrollment, &err), 0);
+		assert_int_equal(sqlite3_exec(f->ca->db, cases[i].sql, NULL, NULL, NULL), SQLITE_OK);
+
+		assert_int_equal(ca_enroll_record(f->ca, &enrollment, &cert, &err), -EACCES);
+		assert_non_null(strstr(err.message, cases[i].message));
+		assert_null(cert.der);
+		assert_int_equal(ca_list(f->ca, count_certs, &issued_after, &err), 0);
+		assert_int_equal(issued_after, issued_before);
+		ca_enrollment_clear(&enrollment);
+	}
+	free(der);
+}
+
 // With the hook attached, commits no longer checkpoint, so the database
 // file grows only when the background thread copies the WAL into it.
 static void checkpointer_copies_wal(void **state)
@@ -769,6 +809,7 @@ int main(void)
 		cmocka_unit_test(cacerts_and_audit),
 		cmocka_unit_test(list_shows_issued),
 		cmocka_unit_test(enroll_record_rechecks_token),
+		cmocka_unit_test(enroll_record_rejects_changed_token),
 		cmocka_unit_test(checkpointer_copies_wal),
 		cmocka_unit_test(leaf_der_matches_builder),
 	};
