@@ -523,16 +523,32 @@ static void format_time(int64_t when, char *out, size_t size)
 	strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+// The CN column's width, the longest CN listed, found by a first pass.
+struct cert_listing {
+	int64_t now;
+	int cn_width;
+};
+
+static int measure_cert(const struct ca_cert_info *info, void *arg)
+{
+	struct cert_listing *listing = arg;
+	int len = (int)strlen(info->subject);
+	if (len > listing->cn_width)
+		listing->cn_width = len;
+	return 0;
+}
+
 static int print_cert(const struct ca_cert_info *info, void *arg)
 {
+	const struct cert_listing *listing = arg;
 	char not_after[32];
-	int64_t now = *(const int64_t *)arg;
 	const char *status = info->revoked_at != 0 ? "revoked"
-			     : info->not_after <= now ? "expired"
-						      : "valid";
+			     : info->not_after <= listing->now ? "expired"
+							       : "valid";
 	format_time(info->not_after, not_after, sizeof(not_after));
-	printf("%-32s  %-7s  %-6s  %s  %s  [%s]\n", info->serial, status,
-	       profile_name(info->profile), not_after, info->subject, info->sans);
+	printf("%-32s  %-7s  %-6s  %-20s  %-*s  [%s]\n", info->serial, status,
+	       profile_name(info->profile), not_after, listing->cn_width, info->subject,
+	       info->sans);
 	return 0;
 }
 
@@ -551,12 +567,14 @@ static int ca_ls_command(int argc, char **argv)
 
 	struct cf_error err = { 0 };
 	struct ca *ca = NULL;
-	int64_t now = cf_now();
+	struct cert_listing listing = { .now = cf_now(), .cn_width = (int)strlen("CN") };
 	int rc = open_ca(dir, master_key, 0, 0, &ca, &err);
+	if (rc == 0)
+		rc = ca_list(ca, measure_cert, &listing, &err);
 	if (rc == 0) {
-		printf("%-32s  %-7s  %-6s  %-20s  %s  [%s]\n", "SERIAL", "STATUS", "EKU", "NOT AFTER",
-		       "CN", "SANS");
-		rc = ca_list(ca, print_cert, &now, &err);
+		printf("%-32s  %-7s  %-6s  %-20s  %-*s  [%s]\n", "SERIAL", "STATUS", "EKU",
+		       "NOT AFTER", listing.cn_width, "CN", "SANS");
+		rc = ca_list(ca, print_cert, &listing, &err);
 	}
 	ca_close(ca);
 	if (rc != 0)

@@ -219,6 +219,17 @@ step "ca ls lists what was issued"
 "$COFFER_BIN" ca ls --dir "$CA" > ls.txt
 grep -q "revoked.*web.test" ls.txt || fail "ca ls does not show the revoked certificate: $(cat ls.txt)"
 grep -q "client.*node.test" ls.txt || fail "ca ls does not show node.test"
+# Each column starts where its header does, whatever the lengths of the CNs.
+for header in STATUS EKU "NOT AFTER" CN "[SANS]"; do
+	column=$(head -1 ls.txt | awk -v h="$header" '{ print index($0, "  " h) }')
+	[ "$column" -gt 0 ] || fail "ca ls has no $header column: $(head -1 ls.txt)"
+	tail -n +2 ls.txt | awk -v c="$column" -v h="$header" '
+		substr($0, c, 2) != "  " || substr($0, c + 2, 1) == " " {
+			print "ca ls row " NR + 1 " does not start its " h " column at " c + 2 ": " $0
+			bad = 1
+		}
+		END { exit bad }' || fail "ca ls columns are misaligned: $(cat ls.txt)"
+done
 
 kill $SERVER
 wait $SERVER || true
