@@ -139,6 +139,30 @@ int ca_write_pem_certs(const char *path, X509 *const *certs, size_t count,
 int ca_read_pem_key(const char *path, EVP_PKEY **out, struct cf_error *err);
 int ca_read_pem_cert(const char *path, X509 **out, struct cf_error *err);
 
+// Replaces the key (mode 0600), certificate and chain files of options so
+// that readers can tell a replacement in progress from a valid set. All
+// three are first written whole to PATH.new, then renamed over the old
+// files, chain first and key last, so every state in between pairs the
+// new certificate with the old key or the old certificate with the new
+// chain. ca_read_credentials waits out the first. The second is a valid
+// set unless the CA's intermediate changed, which chain verification
+// catches.
+int ca_write_credentials(const struct ca_enroll_options *options, EVP_PKEY *key, X509 *cert,
+			 STACK_OF(X509) *chain, struct cf_error *err);
+
+// Attempts and pause of ca_read_credentials: about one second in all.
+#define CREDENTIAL_READ_ATTEMPTS 20
+#define CREDENTIAL_READ_PAUSE_MS 50
+
+// Reads the key and certificate, and the chain when chain is not NULL,
+// that ca_write_credentials wrote. A key that does not match the
+// certificate is read again for up to about a second. After half that
+// time, a KEY.new that matches the certificate, left by a replacement
+// that stopped before its last rename, is renamed into place. Returns
+// -EINVAL when the two still do not match.
+int ca_read_credentials(const struct ca_enroll_options *options, EVP_PKEY **key,
+			X509 **cert, STACK_OF(X509) **chain, struct cf_error *err);
+
 // Checks that the master key file can be read and has a KEK.
 int ca_check_master_key(const char *master_key_path, struct cf_error *err);
 // Writes a CA private key with mode 0600, encrypted under the newest KEK of
@@ -178,18 +202,18 @@ struct ca_leaf {
 	int64_t not_after;
 };
 
-// Reads from the issuer what every leaf repeats; called by ca_open.
+// Reads from the issuer what every leaf repeats. ca_open calls it.
 int ca_leaf_setup(struct ca *ca, struct cf_error *err);
 void ca_leaf_teardown(struct ca *ca);
 // Builds and signs a leaf with the same content as ca_cert_build would.
 int ca_leaf_build(const struct ca *ca, const struct ca_leaf_spec *spec, struct ca_leaf *out,
 		  struct cf_error *err);
-// Frees the DER; the leaf may be cleared again.
+// Frees the DER. Clearing a leaf twice is safe.
 void ca_leaf_clear(struct ca_leaf *leaf);
 int ca_leaf_to_x509(const struct ca_leaf *leaf, X509 **out, struct cf_error *err);
 
 // Size of a DER tag and length header for content of len bytes, and
-// writing one; returns the position after it.
+// writing one, which returns the position after it.
 size_t ca_der_header_size(size_t len);
 uint8_t *ca_der_put_header(uint8_t *p, uint8_t tag, size_t len);
 

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -426,22 +427,175 @@ static int fetch_and_verify_chain(const struct ca_enroll_options *options, X509 
 	return rc;
 }
 
-// NOTE: each file is replaced atomically, but not the three together, so a
-// process reading them during a renewal may see the new key with the old
-// certificate for a moment. The renewer reads them only after all three.
-static int write_outputs(const struct ca_enroll_options *options, EVP_PKEY *key, X509 *cert,
+// Path of the file that a replacement of path writes first.
+static int new_path(const char *path, char out[PATH_MAX], struct cf_error *err)
+{
+	int n = snprintf(out, PATH_MAX, "%s.new", path);
+	if (n < 0 || n >= PATH_MAX)
+		return cf_error_set(err, -ENAMETOOLONG, "path %s is too long", path);
+	return 0;
+}
+
+// Makes the renames in the directory of path durable.
+static int sync_directory(const char *path, struct cf_error *err)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return cf_error_set(err, -errno, "cannot open directory %s: %s", dir, strerror(errno));
+	int rc = 0;
+	if (fsync(fd) != 0)
+		rc = cf_error_set(err, -errno, "cannot sync directory %s: %s", dir, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+static int rename_into_place(const char *from, const char *to, struct cf_error *err)
+{
+	if (rename(from, to) != 0)
+		return cf_error_set(err, -errno, "cannot rename %s to %s: %s", from, to,
+				    strerror(errno));
+	return 0;
+}
+
+int ca_write_credentials(const struct ca_enroll_options *options, EVP_PKEY *key, X509 *cert,
 			 STACK_OF(X509) *chain, struct cf_error *err)
 {
-	int rc = ca_write_pem_key(options->key_path, key, err);
+	char key_new[PATH_MAX], cert_new[PATH_MAX], chain_new[PATH_MAX];
+	X509 *certs[8];
+	size_t count = 0;
+
+	for (int i = 0; i < sk_X509_num(chain) && count < 8; i++)
+		certs[count++] = sk_X509_value(chain, i);
+
+	// Each PATH.new is complete and synced before the first rename.
+	int rc = new_path(options->key_path, key_new, err);
 	if (rc == 0)
-		rc = ca_write_pem_certs(options->cert_path, &cert, 1, err);
-	if (rc == 0) {
-		X509 *certs[8];
-		size_t count = 0;
-		for (int i = 0; i < sk_X509_num(chain) && count < 8; i++)
-			certs[count++] = sk_X509_value(chain, i);
-		rc = ca_write_pem_certs(options->chain_path, certs, count, err);
+		rc = new_path(options->cert_path, cert_new, err);
+	if (rc == 0)
+		rc = new_path(options->chain_path, chain_new, err);
+	if (rc != 0)
+		return rc;
+	rc = ca_write_pem_key(key_new, key, err);
+	if (rc == 0)
+		rc = ca_write_pem_certs(cert_new, &cert, 1, err);
+	if (rc == 0)
+		rc = ca_write_pem_certs(chain_new, certs, count, err);
+	if (rc != 0) {
+		unlink(key_new);
+		unlink(cert_new);
+		unlink(chain_new);
+		return rc;
 	}
+
+	// Chain, then certificate, then key. Between the last two renames the
+	// new certificate sits with the old key, a pair that readers detect.
+	rc = rename_into_place(chain_new, options->chain_path, err);
+	if (rc == 0)
+		rc = rename_into_place(cert_new, options->cert_path, err);
+	if (rc == 0)
+		rc = rename_into_place(key_new, options->key_path, err);
+	if (rc == 0)
+		rc = sync_directory(options->chain_path, err);
+	if (rc == 0)
+		rc = sync_directory(options->cert_path, err);
+	if (rc == 0)
+		rc = sync_directory(options->key_path, err);
+	return rc;
+}
+
+// Reads every certificate of a PEM file into a new stack.
+static int read_chain(const char *path, STACK_OF(X509) **out, struct cf_error *err)
+{
+	BIO *bio = BIO_new_file(path, "r");
+	if (bio == NULL)
+		return cf_error_set(err, -ENOENT, "cannot open the chain file %s", path);
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	X509 *cert;
+	while (chain != NULL && (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		sk_X509_push(chain, cert);
+	ERR_clear_error();
+	BIO_free(bio);
+	if (chain == NULL)
+		return -ENOMEM;
+	*out = chain;
+	return 0;
+}
+
+// Finishes a replacement that stopped between its last two renames, as a
+// crash leaves it: KEY.new exists and matches the certificate. Returns
+// true when it renamed KEY.new into place.
+static bool finish_replacement(const struct ca_enroll_options *options, X509 *cert)
+{
+	char key_new[PATH_MAX];
+	struct cf_error ignored = { 0 };
+	EVP_PKEY *key = NULL;
+	bool finished = false;
+
+	if (new_path(options->key_path, key_new, &ignored) != 0 || access(key_new, F_OK) != 0 ||
+	    ca_read_pem_key(key_new, &key, &ignored) != 0)
+		return false;
+	if (X509_check_private_key(cert, key) == 1)
+		finished = rename(key_new, options->key_path) == 0;
+	EVP_PKEY_free(key);
+	ERR_clear_error();
+	return finished;
+}
+
+int ca_read_credentials(const struct ca_enroll_options *options, EVP_PKEY **key_out,
+			X509 **cert_out, STACK_OF(X509) **chain_out, struct cf_error *err)
+{
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	int rc = 0;
+
+	for (int attempt = 0;; attempt++) {
+		rc = ca_read_pem_cert(options->cert_path, &cert, err);
+		if (rc == 0)
+			rc = ca_read_pem_key(options->key_path, &key, err);
+		if (rc != 0)
+			goto fail;
+		if (X509_check_private_key(cert, key) == 1)
+			break;
+		ERR_clear_error();
+
+		// A running replacement renames the key right after the
+		// certificate, so a mismatch that lasts was left by a crash.
+		bool finished = attempt >= CREDENTIAL_READ_ATTEMPTS / 2 &&
+				finish_replacement(options, cert);
+		if (!finished && attempt + 1 >= CREDENTIAL_READ_ATTEMPTS) {
+			rc = cf_error_set(err, -EINVAL, "%s does not match %s", options->key_path,
+					  options->cert_path);
+			goto fail;
+		}
+		EVP_PKEY_free(key);
+		X509_free(cert);
+		key = NULL;
+		cert = NULL;
+		if (!finished)
+			usleep(CREDENTIAL_READ_PAUSE_MS * 1000);
+	}
+
+	if (chain_out != NULL) {
+		rc = read_chain(options->chain_path, chain_out, err);
+		if (rc != 0)
+			goto fail;
+	}
+	*key_out = key;
+	*cert_out = cert;
+	return 0;
+fail:
+	EVP_PKEY_free(key);
+	X509_free(cert);
 	return rc;
 }
 
@@ -509,7 +663,7 @@ int ca_client_enroll(const struct ca_enroll_options *options, struct cf_error *e
 	if (rc == 0)
 		rc = fetch_and_verify_chain(options, root, cert, &chain, err);
 	if (rc == 0)
-		rc = write_outputs(options, key, cert, chain, err);
+		rc = ca_write_credentials(options, key, cert, chain, err);
 
 	free(csr);
 	sk_X509_pop_free(chain, X509_free);
@@ -517,23 +671,6 @@ int ca_client_enroll(const struct ca_enroll_options *options, struct cf_error *e
 	X509_free(root);
 	EVP_PKEY_free(key);
 	return rc;
-}
-
-static int read_chain(const char *path, STACK_OF(X509) **out, struct cf_error *err)
-{
-	BIO *bio = BIO_new_file(path, "r");
-	if (bio == NULL)
-		return cf_error_set(err, -ENOENT, "cannot open the chain file %s", path);
-	STACK_OF(X509) *chain = sk_X509_new_null();
-	X509 *cert;
-	while (chain != NULL && (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-		sk_X509_push(chain, cert);
-	ERR_clear_error();
-	BIO_free(bio);
-	if (chain == NULL)
-		return -ENOMEM;
-	*out = chain;
-	return 0;
 }
 
 int ca_client_reenroll(const struct ca_enroll_options *options, struct cf_error *err)
@@ -550,11 +687,7 @@ int ca_client_reenroll(const struct ca_enroll_options *options, struct cf_error 
 	renewal.token = NULL;
 	rc = ca_read_pem_cert(options->root_path, &root, err);
 	if (rc == 0)
-		rc = ca_read_pem_cert(options->cert_path, &current, err);
-	if (rc == 0)
-		rc = ca_read_pem_key(options->key_path, &current_key, err);
-	if (rc == 0)
-		rc = read_chain(options->chain_path, &current_chain, err);
+		rc = ca_read_credentials(options, &current_key, &current, &current_chain, err);
 	if (rc == 0)
 		rc = ca_sans_from_cert(current, &sans, err);
 	if (rc == 0 && ca_subject_cn(X509_get_subject_name(current), cn, sizeof(cn)) != 0)
@@ -570,7 +703,7 @@ int ca_client_reenroll(const struct ca_enroll_options *options, struct cf_error 
 	if (rc == 0)
 		rc = fetch_and_verify_chain(&renewal, root, cert, &chain, err);
 	if (rc == 0)
-		rc = write_outputs(options, key, cert, chain, err);
+		rc = ca_write_credentials(options, key, cert, chain, err);
 
 	free(csr);
 	sk_X509_pop_free(chain, X509_free);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -67,35 +68,15 @@ static void loaded_free(struct loaded *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static int load_files(const struct ca_enroll_options *options, struct loaded *l,
-		      struct cf_error *err)
+static int load_files_once(const struct ca_enroll_options *options, struct loaded *l,
+			   struct cf_error *err)
 {
 	memset(l, 0, sizeof(*l));
 	int rc = ca_read_pem_cert(options->root_path, &l->root, err);
 	if (rc == 0)
-		rc = ca_read_pem_cert(options->cert_path, &l->cert, err);
-	if (rc == 0)
-		rc = ca_read_pem_key(options->key_path, &l->key, err);
+		rc = ca_read_credentials(options, &l->key, &l->cert, &l->chain, err);
 	if (rc != 0)
 		goto fail;
-	if (X509_check_private_key(l->cert, l->key) != 1) {
-		rc = cf_error_set(err, -EINVAL, "%s does not match %s", options->key_path,
-				  options->cert_path);
-		goto fail;
-	}
-
-	BIO *bio = BIO_new_file(options->chain_path, "r");
-	l->chain = sk_X509_new_null();
-	if (bio == NULL || l->chain == NULL) {
-		BIO_free(bio);
-		rc = cf_error_set(err, -ENOENT, "cannot read the chain file %s", options->chain_path);
-		goto fail;
-	}
-	X509 *cert;
-	while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-		sk_X509_push(l->chain, cert);
-	ERR_clear_error();
-	BIO_free(bio);
 
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -111,6 +92,22 @@ static int load_files(const struct ca_enroll_options *options, struct loaded *l,
 		return 0;
 fail:
 	loaded_free(l);
+	return rc;
+}
+
+static int load_files(const struct ca_enroll_options *options, struct loaded *l,
+		      struct cf_error *err)
+{
+	int rc = load_files_once(options, l, err);
+
+	// While ca_write_credentials replaces the files, the old certificate
+	// sits with the new chain for a moment, which fails to verify when the
+	// CA's intermediate changed. One read after a pause sees the new set.
+	if (rc == -EKEYEXPIRED) {
+		usleep(CREDENTIAL_READ_PAUSE_MS * 1000);
+		cf_error_reset(err);
+		rc = load_files_once(options, l, err);
+	}
 	return rc;
 }
 

@@ -4,6 +4,8 @@
 // audit chain against a CA created in a temporary directory.
 
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -789,6 +791,123 @@ static void leaf_der_matches_builder(void **state)
 	free(csr);
 }
 
+// A key and a certificate for the credential tests, issued by the CA.
+static void make_credentials(struct ca *ca, const char *cn, EVP_PKEY **key, X509 **cert)
+{
+	struct cf_error err = { 0 };
+	struct ca_san_list sans = { .count = 1 };
+	snprintf(sans.names[0], sizeof(sans.names[0]), "DNS:%s", cn);
+	*key = EVP_EC_gen("P-256");
+	assert_non_null(*key);
+	struct ca_cert_spec spec = {
+		.cn = cn, .sans = &sans, .public_key = *key, .issuer = ca->issuer,
+		.signing_key = ca->issuer_key, .not_before = cf_now() - 60,
+		.not_after = cf_now() + 3600, .profile = CA_PROFILE_BOTH, .path_length = -1,
+	};
+	assert_int_equal(ca_cert_build(&spec, cert, &err), 0);
+}
+
+struct replacer {
+	const struct ca_enroll_options *options;
+	EVP_PKEY *keys[2];
+	X509 *certs[2];
+	STACK_OF(X509) *chain;
+	int rounds;
+	int failures;
+};
+
+static void *replace_repeatedly(void *arg)
+{
+	struct replacer *r = arg;
+	for (int i = 0; i < r->rounds; i++) {
+		struct cf_error err = { 0 };
+		if (ca_write_credentials(r->options, r->keys[i % 2], r->certs[i % 2], r->chain,
+					 &err) != 0)
+			r->failures++;
+	}
+	return NULL;
+}
+
+// Readers of the files that coffer enroll replaces never get a key and a
+// certificate that do not belong together, also while replacements run and
+// after one stopped between its renames.
+static void credentials_replace_for_readers(void **state)
+{
+	struct fixture *f = *state;
+	char dir[PATH_MAX], key_path[PATH_MAX], cert_path[PATH_MAX], chain_path[PATH_MAX];
+	char key_new[PATH_MAX + 8];
+	struct cf_error err = { 0 };
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/creds", f->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(key_path, sizeof(key_path), "%s/node.key", dir);
+	snprintf(cert_path, sizeof(cert_path), "%s/node.pem", dir);
+	snprintf(chain_path, sizeof(chain_path), "%s/node.chain", dir);
+	snprintf(key_new, sizeof(key_new), "%s.new", key_path);
+	struct ca_enroll_options options = {
+		.key_path = key_path, .cert_path = cert_path, .chain_path = chain_path,
+	};
+	struct replacer r = { .options = &options, .rounds = 200 };
+	make_credentials(f->ca, "a.test", &r.keys[0], &r.certs[0]);
+	make_credentials(f->ca, "b.test", &r.keys[1], &r.certs[1]);
+	r.chain = sk_X509_new_null();
+	sk_X509_push(r.chain, f->ca->issuer);
+
+	assert_int_equal(ca_write_credentials(&options, r.keys[0], r.certs[0], r.chain, &err), 0);
+	assert_int_equal(stat(key_path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_not_equal(access(key_new, F_OK), 0);
+
+	pthread_t writer;
+	assert_int_equal(pthread_create(&writer, NULL, replace_repeatedly, &r), 0);
+	for (int i = 0; i < 400; i++) {
+		EVP_PKEY *key = NULL;
+		X509 *cert = NULL;
+		STACK_OF(X509) *chain = NULL;
+		assert_int_equal(ca_read_credentials(&options, &key, &cert, &chain, &err), 0);
+		assert_int_equal(X509_check_private_key(cert, key), 1);
+		assert_int_equal(sk_X509_num(chain), 1);
+		EVP_PKEY_free(key);
+		X509_free(cert);
+		sk_X509_pop_free(chain, X509_free);
+	}
+	pthread_join(writer, NULL);
+	assert_int_equal(r.failures, 0);
+
+	// A replacement that stopped after renaming the certificate: the
+	// reader renames KEY.new into place.
+	assert_int_equal(ca_write_credentials(&options, r.keys[0], r.certs[0], r.chain, &err), 0);
+	assert_int_equal(ca_write_pem_key(key_new, r.keys[1], &err), 0);
+	assert_int_equal(ca_write_pem_certs(cert_path, &r.certs[1], 1, &err), 0);
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	assert_int_equal(ca_read_credentials(&options, &key, &cert, NULL, &err), 0);
+	assert_int_equal(X509_cmp(cert, r.certs[1]), 0);
+	assert_int_equal(EVP_PKEY_eq(key, r.keys[1]), 1);
+	assert_int_not_equal(access(key_new, F_OK), 0);
+	assert_int_equal(stat(key_path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+
+	// Without a matching KEY.new, a mismatch is an error.
+	assert_int_equal(ca_write_pem_certs(cert_path, &r.certs[0], 1, &err), 0);
+	key = NULL;
+	cert = NULL;
+	cf_error_reset(&err);
+	assert_int_equal(ca_read_credentials(&options, &key, &cert, NULL, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "does not match"));
+	assert_null(key);
+	assert_null(cert);
+
+	sk_X509_free(r.chain);
+	for (int i = 0; i < 2; i++) {
+		EVP_PKEY_free(r.keys[i]);
+		X509_free(r.certs[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest helpers[] = {
@@ -812,6 +931,7 @@ int main(void)
 		cmocka_unit_test(enroll_record_rejects_changed_token),
 		cmocka_unit_test(checkpointer_copies_wal),
 		cmocka_unit_test(leaf_der_matches_builder),
+		cmocka_unit_test(credentials_replace_for_readers),
 	};
 	int failed = cmocka_run_group_tests_name("ca helpers", helpers, NULL, NULL);
 	failed += cmocka_run_group_tests_name("ca issuance", issuance, setup_ca, teardown_ca);
