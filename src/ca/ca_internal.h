@@ -228,6 +228,11 @@ int ca_pkcs7_cert_der(const uint8_t *cert, size_t cert_size, uint8_t **der, size
 // Base64 without line breaks, into a malloc'd NUL-terminated string.
 int ca_base64_encode(const uint8_t *data, size_t size, char **out);
 
+// Parses and verifies a request as enrollment does and collects the SANs
+// and CN it names, checked for form as ca_policy_check does.
+int ca_csr_identity(const uint8_t *der, size_t size, struct ca_san_list *sans, char *cn,
+		    size_t cn_size, struct cf_error *err);
+
 // Records one issued certificate; call inside a transaction.
 int ca_record_cert(struct ca *ca, X509 *cert, const struct ca_san_list *sans,
 		   enum ca_profile profile, const char *authorized_by, struct cf_error *err);

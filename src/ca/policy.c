@@ -208,7 +208,7 @@ fail:
 
 // Returns 1 when the request was handled here (*out set, or an error
 // recorded in rc), 0 when it must take the general path.
-static int parse_ec_request(const uint8_t *der, size_t size, X509_REQ **out, int *rc,
+static int parse_ec_request(const uint8_t *der, size_t size, CA_REQ **out, int *rc,
 			    struct cf_error *err)
 {
 	const unsigned char *p = der;
@@ -273,8 +273,9 @@ static int parse_ec_request(const uint8_t *der, size_t size, X509_REQ **out, int
 				   "the request's signature does not verify with its public key");
 		goto out;
 	}
-	*out = rebuild_request(parsed->info);
-	*rc = *out != NULL ? 0 : -ENOMEM;
+	*out = parsed;
+	parsed = NULL;
+	*rc = 0;
 out:
 	EVP_MD_CTX_free(md);
 	EVP_PKEY_free(key);
@@ -283,15 +284,31 @@ out:
 	return handled;
 }
 
-int ca_csr_parse(const uint8_t *der, size_t size, X509_REQ **out, struct cf_error *err)
+// A request whose signature verified: the fast path's parse of an EC
+// request, which keeps the key as bytes, or else an X509_REQ.
+struct request {
+	CA_REQ *parsed;
+	X509_REQ *req;
+};
+
+static void request_free(struct request *request)
+{
+	ASN1_item_free((ASN1_VALUE *)request->parsed, ASN1_ITEM_rptr(CA_REQ));
+	X509_REQ_free(request->req);
+	memset(request, 0, sizeof(*request));
+}
+
+static int request_read(const uint8_t *der, size_t size, struct request *out,
+			struct cf_error *err)
 {
 	const unsigned char *p = der;
 	int rc = 0;
 
+	memset(out, 0, sizeof(*out));
 	if (size == 0 || size > CA_REQUEST_MAX)
 		return cf_error_set(err, -EINVAL, "the request is empty or larger than %d bytes",
 				    CA_REQUEST_MAX);
-	if (parse_ec_request(der, size, out, &rc, err))
+	if (parse_ec_request(der, size, &out->parsed, &rc, err))
 		return rc;
 
 	X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)size);
@@ -313,7 +330,129 @@ int ca_csr_parse(const uint8_t *der, size_t size, X509_REQ **out, struct cf_erro
 		X509_REQ_free(req);
 		return rc;
 	}
-	*out = req;
+	out->req = req;
+	return 0;
+}
+
+int ca_csr_parse(const uint8_t *der, size_t size, X509_REQ **out, struct cf_error *err)
+{
+	struct request request;
+	int rc = request_read(der, size, &request, err);
+	if (rc != 0)
+		return rc;
+	if (request.req != NULL) {
+		*out = request.req;
+		request.req = NULL;
+	} else {
+		*out = rebuild_request(request.parsed->info);
+		rc = *out != NULL ? 0 : -ENOMEM;
+	}
+	request_free(&request);
+	return rc;
+}
+
+static const X509_NAME *request_subject(const struct request *request)
+{
+	if (request->req != NULL)
+		return X509_REQ_get_subject_name(request->req);
+	return request->parsed->info->subject;
+}
+
+// Returns the extensions in the first value, a SEQUENCE, of the request's
+// extensionRequest attribute, or of Microsoft's older attribute type when
+// there is none. X509_REQ_get_extensions reads the same two types. Returns
+// an empty stack without such an attribute and NULL when it is malformed.
+static STACK_OF(X509_EXTENSION) *request_extensions(const struct request *request)
+{
+	static const int types[] = { NID_ext_req, NID_ms_ext_req };
+
+	if (request->req != NULL)
+		return X509_REQ_get_extensions(request->req);
+	const STACK_OF(X509_ATTRIBUTE) *attributes = request->parsed->info->attributes;
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		for (int i = 0; i < sk_X509_ATTRIBUTE_num(attributes); i++) {
+			X509_ATTRIBUTE *attribute = sk_X509_ATTRIBUTE_value(attributes, i);
+			if (OBJ_obj2nid(X509_ATTRIBUTE_get0_object(attribute)) != types[t])
+				continue;
+			ASN1_TYPE *value = X509_ATTRIBUTE_get0_type(attribute, 0);
+			if (value == NULL)
+				return sk_X509_EXTENSION_new_null();
+			if (value->type != V_ASN1_SEQUENCE)
+				return NULL;
+			const unsigned char *p = value->value.sequence->data;
+			return (STACK_OF(X509_EXTENSION) *)ASN1_item_d2i(
+				NULL, &p, value->value.sequence->length,
+				ASN1_ITEM_rptr(X509_EXTENSIONS));
+		}
+	}
+	return sk_X509_EXTENSION_new_null();
+}
+
+// Encodes the request's SubjectPublicKeyInfo into a malloc'd *spki and
+// points *bits at the contents of its subjectPublicKey BIT STRING, which
+// stays valid as long as the request. The fast path's key is written as
+// algorithm id-ecPublicKey with the named curve and the point with no
+// unused bits, as X509_PUBKEY_set0_param would encode it.
+static int request_public_key(const struct request *request, uint8_t **spki, size_t *spki_size,
+			      const uint8_t **bits, size_t *bits_size)
+{
+	if (request->req != NULL) {
+		X509_PUBKEY *public_key = X509_REQ_get_X509_PUBKEY(request->req);
+		const unsigned char *key_bits = NULL;
+		int key_bits_len = 0;
+		unsigned char *der = NULL;
+		int der_len = i2d_X509_PUBKEY(public_key, &der);
+		if (der_len <= 0 ||
+		    !X509_PUBKEY_get0_param(NULL, &key_bits, &key_bits_len, NULL, public_key)) {
+			OPENSSL_free(der);
+			return -EINVAL;
+		}
+		*spki = malloc((size_t)der_len);
+		if (*spki != NULL)
+			memcpy(*spki, der, (size_t)der_len);
+		OPENSSL_free(der);
+		if (*spki == NULL)
+			return -ENOMEM;
+		*spki_size = (size_t)der_len;
+		*bits = key_bits;
+		*bits_size = (size_t)key_bits_len;
+		return 0;
+	}
+
+	static const uint8_t ec_public_key_oid[] = { 0x06, 0x07, 0x2a, 0x86, 0x48,
+						     0xce, 0x3d, 0x02, 0x01 };
+	const CA_SPKI *key = request->parsed->info->spki;
+	const ASN1_OBJECT *curve = NULL;
+	int type = V_ASN1_UNDEF;
+	X509_ALGOR_get0(NULL, &type, (const void **)&curve, key->algorithm);
+	unsigned char curve_der[32], *curve_end = curve_der;
+	int curve_len = type == V_ASN1_OBJECT ? i2d_ASN1_OBJECT(curve, NULL) : -1;
+	if (curve_len <= 0 || (size_t)curve_len > sizeof(curve_der))
+		return -EINVAL;
+	i2d_ASN1_OBJECT(curve, &curve_end);
+
+	size_t point_len = (size_t)ASN1_STRING_length(key->public_key);
+	size_t algorithm_len = sizeof(ec_public_key_oid) + (size_t)curve_len;
+	size_t algorithm_field = ca_der_header_size(algorithm_len) + algorithm_len;
+	size_t bits_field = ca_der_header_size(point_len + 1) + point_len + 1;
+	size_t total = ca_der_header_size(algorithm_field + bits_field) + algorithm_field +
+		       bits_field;
+	uint8_t *der = malloc(total);
+	if (der == NULL)
+		return -ENOMEM;
+	uint8_t *p = ca_der_put_header(der, 0x30, algorithm_field + bits_field);
+	p = ca_der_put_header(p, 0x30, algorithm_len);
+	memcpy(p, ec_public_key_oid, sizeof(ec_public_key_oid));
+	p += sizeof(ec_public_key_oid);
+	memcpy(p, curve_der, (size_t)curve_len);
+	p += curve_len;
+	p = ca_der_put_header(p, 0x03, point_len + 1);
+	*p++ = 0; // no unused bits
+	memcpy(p, ASN1_STRING_get0_data(key->public_key), point_len);
+	*spki = der;
+	*spki_size = total;
+	*bits = ASN1_STRING_get0_data(key->public_key);
+	*bits_size = point_len;
 	return 0;
 }
 
@@ -336,10 +475,10 @@ static bool san_list_contains(const struct ca_san_list *list, const char *san)
 // Collects the SANs and CN that a request names, checked for form: at least one SAN,
 // and a CN that is absent (then the first SAN's value is used) or equal to
 // one of the SAN values.
-static int request_identity(X509_REQ *req, struct ca_san_list *sans, char *cn, size_t cn_size,
-			    struct cf_error *err)
+static int request_identity(const struct request *request, struct ca_san_list *sans, char *cn,
+			    size_t cn_size, struct cf_error *err)
 {
-	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+	STACK_OF(X509_EXTENSION) *exts = request_extensions(request);
 	int crit = 0;
 	GENERAL_NAMES *names = exts != NULL ? X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL)
 					    : NULL;
@@ -360,7 +499,7 @@ static int request_identity(X509_REQ *req, struct ca_san_list *sans, char *cn, s
 	if (rc != 0)
 		return rc;
 
-	int cn_rc = ca_subject_cn(X509_REQ_get_subject_name(req), cn, cn_size);
+	int cn_rc = ca_subject_cn(request_subject(request), cn, cn_size);
 	if (cn_rc == -ENOENT) {
 		snprintf(cn, cn_size, "%s", ca_san_value(sans->names[0]));
 		return 0;
@@ -390,6 +529,17 @@ static int check_allowed(const struct ca_san_list *requested, const struct ca_sa
 	return 0;
 }
 
+int ca_csr_identity(const uint8_t *der, size_t size, struct ca_san_list *sans, char *cn,
+		    size_t cn_size, struct cf_error *err)
+{
+	struct request request;
+	int rc = request_read(der, size, &request, err);
+	if (rc == 0)
+		rc = request_identity(&request, sans, cn, cn_size, err);
+	request_free(&request);
+	return rc;
+}
+
 int ca_policy_check(X509_REQ *req, const char *const *allowed, size_t allowed_count,
 		    struct cf_error *err)
 {
@@ -404,7 +554,8 @@ int ca_policy_check(X509_REQ *req, const char *const *allowed, size_t allowed_co
 			return rc;
 		allowed_list.count++;
 	}
-	int rc = request_identity(req, &requested, cn, sizeof(cn), err);
+	struct request request = { .req = req };
+	int rc = request_identity(&request, &requested, cn, sizeof(cn), err);
 	if (rc == 0)
 		rc = check_allowed(&requested, &allowed_list, err);
 	return rc;
@@ -418,9 +569,9 @@ static int64_t cert_time(const ASN1_TIME *time)
 	return (int64_t)timegm(&tm);
 }
 
-static int issue(struct ca *ca, X509_REQ *req, const char *cn, const struct ca_san_list *sans,
-		 enum ca_profile profile, int64_t lifetime, struct ca_leaf *out,
-		 struct cf_error *err)
+static int issue(struct ca *ca, const struct request *request, const char *cn,
+		 const struct ca_san_list *sans, enum ca_profile profile, int64_t lifetime,
+		 struct ca_leaf *out, struct cf_error *err)
 {
 	int64_t now = cf_now();
 	int64_t not_after = now + lifetime;
@@ -432,30 +583,26 @@ static int issue(struct ca *ca, X509_REQ *req, const char *cn, const struct ca_s
 	if (not_after <= now)
 		return cf_error_set(err, -EKEYEXPIRED, "the issuing CA certificate has expired");
 
-	X509_PUBKEY *public_key = X509_REQ_get_X509_PUBKEY(req);
-	const unsigned char *key_bits = NULL;
-	int key_bits_len = 0;
-	unsigned char *spki = NULL;
-	int spki_len = i2d_X509_PUBKEY(public_key, &spki);
-	if (spki_len <= 0 ||
-	    !X509_PUBKEY_get0_param(NULL, &key_bits, &key_bits_len, NULL, public_key)) {
-		OPENSSL_free(spki);
-		return cf_error_set(err, -EINVAL, "the request's public key cannot be encoded");
-	}
+	uint8_t *spki = NULL;
+	size_t spki_size = 0, bits_size = 0;
+	const uint8_t *bits = NULL;
+	int rc = request_public_key(request, &spki, &spki_size, &bits, &bits_size);
+	if (rc != 0)
+		return cf_error_set(err, rc, "the request's public key cannot be encoded");
 
 	struct ca_leaf_spec spec = {
 		.cn = cn,
 		.sans = sans,
 		.spki = spki,
-		.spki_size = (size_t)spki_len,
-		.key_bits = key_bits,
-		.key_bits_size = (size_t)key_bits_len,
+		.spki_size = spki_size,
+		.key_bits = bits,
+		.key_bits_size = bits_size,
 		.not_before = now - CA_BACKDATE,
 		.not_after = not_after,
 		.profile = profile,
 	};
-	int rc = ca_leaf_build(ca, &spec, out, err);
-	OPENSSL_free(spki);
+	rc = ca_leaf_build(ca, &spec, out, err);
+	free(spki);
 	return rc;
 }
 
@@ -567,7 +714,7 @@ int ca_enroll_prepare(struct ca *ca, const char *token, const uint8_t *csr_der, 
 {
 	char secret[TOKEN_SECRET_HEX + 1], cn[256];
 	struct token_row row;
-	X509_REQ *req = NULL;
+	struct request request = { 0 };
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -576,9 +723,9 @@ int ca_enroll_prepare(struct ca *ca, const char *token, const uint8_t *csr_der, 
 	cf_sha256(secret, strlen(secret), out->secret_hash);
 	cf_wipe(secret, sizeof(secret));
 
-	rc = ca_csr_parse(csr_der, csr_size, &req, err);
+	rc = request_read(csr_der, csr_size, &request, err);
 	if (rc == 0)
-		rc = request_identity(req, &out->sans, cn, sizeof(cn), err);
+		rc = request_identity(&request, &out->sans, cn, sizeof(cn), err);
 	// Reading the token outside a write transaction lets the signing below
 	// run while other threads commit. ca_enroll_record checks it again.
 	if (rc == 0)
@@ -586,8 +733,8 @@ int ca_enroll_prepare(struct ca *ca, const char *token, const uint8_t *csr_der, 
 	if (rc == 0)
 		rc = check_allowed(&out->sans, &row.sans, err);
 	if (rc == 0)
-		rc = issue(ca, req, cn, &out->sans, row.profile, row.lifetime, &out->leaf, err);
-	X509_REQ_free(req);
+		rc = issue(ca, &request, cn, &out->sans, row.profile, row.lifetime, &out->leaf, err);
+	request_free(&request);
 	if (rc != 0) {
 		ca_enrollment_clear(out);
 		return rc;
@@ -706,14 +853,14 @@ int ca_reenroll_leaf(struct ca *ca, X509 *current, STACK_OF(X509) *chain,
 {
 	char serial[CA_SERIAL_HEX_SIZE], cn[256], current_cn[256] = "", actor[48];
 	struct ca_san_list requested, current_sans;
-	X509_REQ *req = NULL;
+	struct request request = { 0 };
 	struct ca_leaf leaf = { 0 };
 
 	int rc = ca_check_client_cert(ca, current, chain, err);
 	if (rc == 0)
-		rc = ca_csr_parse(csr_der, csr_size, &req, err);
+		rc = request_read(csr_der, csr_size, &request, err);
 	if (rc == 0)
-		rc = request_identity(req, &requested, cn, sizeof(cn), err);
+		rc = request_identity(&request, &requested, cn, sizeof(cn), err);
 	if (rc == 0)
 		rc = ca_sans_from_cert(current, &current_sans, err);
 	if (rc != 0)
@@ -748,7 +895,7 @@ int ca_reenroll_leaf(struct ca *ca, X509 *current, STACK_OF(X509) *chain,
 		lifetime = ca->lifetime;
 
 	// Signing before the transaction keeps it out of the write lock.
-	rc = issue(ca, req, cn, &requested, profile, lifetime, &leaf, err);
+	rc = issue(ca, &request, cn, &requested, profile, lifetime, &leaf, err);
 	if (rc == 0)
 		rc = ca_db_begin(ca, err);
 	if (rc != 0)
@@ -765,7 +912,7 @@ int ca_reenroll_leaf(struct ca *ca, X509 *current, STACK_OF(X509) *chain,
 	leaf.der = NULL;
 out:
 	ca_leaf_clear(&leaf);
-	X509_REQ_free(req);
+	request_free(&request);
 	return rc;
 }
 
