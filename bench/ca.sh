@@ -83,7 +83,7 @@ PIDS+=("$COFFER_PID")
 for ((i = 0; i < 100; i++)); do [ -s coffer.port ] && break; sleep 0.1; done
 COFFER_PORT=$(cat coffer.port)
 
-echo "server,connections,requests,seconds,certs_per_s,p50_ms,p99_ms,server_cpu_ms_per_cert" > results.csv
+echo "server,connections,requests,seconds,certs_per_s,p50_ms,p99_ms,server_cpu_ms_per_cert,client_cpu_ms_per_cert,idle_pct" > results.csv
 for conns in 1 8; do
 	# Rounds alternate between the two servers so that drift in the
 	# machine's load affects both alike.
@@ -100,8 +100,8 @@ import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 print(f"CA issuance over HTTPS keep-alive, {sys.argv[3]} P-256 requests per connection, "
       f"{sys.argv[2]} rounds; median [min-max]")
-print("| connections | server | certs/s | p50 ms | p99 ms | server CPU ms/cert |")
-print("|---|---|---|---|---|---|")
+print("| connections | server | certs/s | p50 ms | p99 ms | server CPU ms/cert | machine idle % |")
+print("|---|---|---|---|---|---|---|")
 med = {}
 for conns in ("1", "8"):
     for server in ("cfssl", "coffer"):
@@ -112,8 +112,9 @@ for conns in ("1", "8"):
         rate = col("certs_per_s")
         med[(server, conns)] = rate[0]
         p50, p99, cpu = col("p50_ms"), col("p99_ms"), col("server_cpu_ms_per_cert")
+        idle = col("idle_pct")
         print(f"| {conns} | {server} | {rate[0]:.0f} [{rate[1]:.0f}-{rate[2]:.0f}] | "
-              f"{p50[0]:.2f} | {p99[0]:.2f} | {cpu[0]:.3f} |")
+              f"{p50[0]:.2f} | {p99[0]:.2f} | {cpu[0]:.3f} | {idle[0]:.0f} |")
 for conns in ("1", "8"):
     print(f"coffer / cfssl, {conns} connection(s): "
           f"{med[('coffer', conns)] / med[('cfssl', conns)]:.2f}x")
