@@ -79,6 +79,7 @@ struct est_worker {
 	bool started;
 	int64_t issued;
 	int64_t rejected;
+	int64_t accepted; // connections accepted since the start
 
 	// Group commit: handlers queue their replies here and activate flush,
 	// which runs at a lower priority than I/O, so the requests that arrive
@@ -718,6 +719,7 @@ static struct bufferevent *make_tls_bufferevent(struct event_base *base, void *a
 	pthread_mutex_unlock(&worker->server->tls_lock);
 	if (ssl == NULL)
 		return NULL;
+	worker->accepted++;
 	if (worker_ssl_index >= 0 && SSL_set_ex_data(ssl, worker_ssl_index, worker) == 1)
 		count_connection(worker, 1);
 
@@ -1062,19 +1064,25 @@ int ca_serve(struct ca *ca, const struct ca_server_options *options, struct cf_e
 	ca_batch_rollback(ca);
 
 	int64_t issued = 0, rejected = 0;
+	char accepted[EST_THREADS_MAX * 24] = "";
+	size_t accepted_len = 0;
 	for (int i = 0; i < server->worker_count; i++) {
 		if (server->workers[i].started)
 			pthread_join(server->workers[i].thread, NULL);
 		issued += server->workers[i].issued;
 		rejected += server->workers[i].rejected;
+		accepted_len += (size_t)snprintf(accepted + accepted_len,
+						 sizeof(accepted) - accepted_len, "%s%lld",
+						 i > 0 ? "," : "",
+						 (long long)server->workers[i].accepted);
 	}
-	cf_log(CF_LOG_INFO, "est.stop", "issued=%lld rejected=%lld", (long long)issued,
-	       (long long)rejected);
+	cf_log(CF_LOG_INFO, "est.stop", "issued=%lld rejected=%lld connections_per_thread=%s",
+	       (long long)issued, (long long)rejected, accepted);
 out:
 	// Freeing the workers closes their connections, whose callbacks must
 	// no longer reach the other workers' events.
 	pthread_mutex_lock(&server->balance_lock);
-	server->balancing = false;
+	server->balancing = server->worker_count > 1;
 	pthread_mutex_unlock(&server->balance_lock);
 	if (on_int != NULL)
 		event_free(on_int);
