@@ -102,7 +102,7 @@ static int load_files(const struct ca_enroll_options *options, struct loaded *l,
 
 	// While ca_write_credentials replaces the files, the old certificate
 	// sits with the new chain for a moment, which fails to verify when the
-	// CA's intermediate changed. One read after a pause sees the new set.
+	// CA's intermediate changed. A second read after a pause gets the new set.
 	if (rc == -EKEYEXPIRED) {
 		usleep(CREDENTIAL_READ_PAUSE_MS * 1000);
 		cf_error_reset(err);
