@@ -31,7 +31,13 @@ static void fuse_server_usage(FILE *out)
 		"  --init            create the root directory IV when CIPHER_DIR has none\n"
 		"  --no-allow-other  mount for the calling user only\n"
 		"  --threads N       maximum FUSE worker threads (default: libfuse's)\n"
-		"  --cache-timeout S entry and attribute cache lifetime in seconds (default 1)\n");
+		"  --cache-timeout S entry and attribute cache lifetime in seconds (default 1)\n"
+		"  --uring MODE      request transport: auto (io_uring when the fuse module\n"
+		"                    parameter enable_uring is Y, else /dev/fuse), off (/dev/fuse\n"
+		"                    only), require (fail without io_uring) or enable (set\n"
+		"                    enable_uring=Y, a kernel-wide setting used only by FUSE\n"
+		"                    servers that request io_uring, then require); default: the\n"
+		"                    environment variable COFFER_FUSE_URING, else auto\n");
 }
 
 static int read_key(int fd, uint8_t *key)
@@ -64,6 +70,7 @@ int cmd_fuse_server(int argc, char **argv)
 		{ "no-allow-other", no_argument, NULL, 'n' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "cache-timeout", required_argument, NULL, 'c' },
+		{ "uring", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -76,6 +83,12 @@ int cmd_fuse_server(int argc, char **argv)
 	bool init = false;
 	int key_fd = -1, opt;
 	char *end;
+
+	const char *uring = getenv("COFFER_FUSE_URING");
+	if (uring != NULL && uring[0] != '\0' &&
+	    gcfs_uring_mode_parse(uring, &options.uring_mode) != 0)
+		return cli_usage_error("invalid COFFER_FUSE_URING '%s': expected auto, off, require"
+				       " or enable", uring);
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
@@ -105,6 +118,11 @@ int cmd_fuse_server(int argc, char **argv)
 			if (*end != '\0' || options.cache_timeout < 0 || options.cache_timeout > 3600)
 				return cli_usage_error("invalid --cache-timeout '%s': expected 0 to 3600 seconds",
 						       optarg);
+			break;
+		case 'u':
+			if (gcfs_uring_mode_parse(optarg, &options.uring_mode) != 0)
+				return cli_usage_error("invalid --uring '%s': expected auto, off, require"
+						       " or enable", optarg);
 			break;
 		case 'h':
 			fuse_server_usage(stdout);

@@ -2180,10 +2180,11 @@ int gcfs_server_run(const struct gcfs_server_options *options,
 	}
 	cf_log(CF_LOG_INFO, "fuse_mounted", "volume=%s mount=%s pid=%d", options->volume,
 	       options->mount_point, (int)getpid());
-	if (options->ready_fd >= 0) {
-		ssize_t n = write(options->ready_fd, "ready\n", 6);
-		(void)n;
-	}
+	// The transport writes "ready" to ready_fd once it knows whether the
+	// io_uring queues serve requests.
+	rc = gcfs_uring_start(se, options->uring_mode, options->volume, options->ready_fd, err);
+	if (rc != 0)
+		goto out_unmount;
 
 	struct fuse_loop_config *loop = fuse_loop_cfg_create();
 	if (loop == NULL) {
@@ -2199,8 +2200,12 @@ int gcfs_server_run(const struct gcfs_server_options *options,
 	fuse_loop_cfg_set_idle_threads(loop, threads);
 	rc = fuse_session_loop_mt(se, loop);
 	fuse_loop_cfg_destroy(loop);
+	int transport_rc = gcfs_uring_stop();
 	pool_stop();
 	rc = rc < 0 ? rc : 0;
+	if (rc == 0 && transport_rc != 0)
+		rc = cf_error_set(err, transport_rc, "FUSE over io_uring was required but its queues"
+				  " never became ready; see the fuse_transport_failed log line");
 	cf_log(CF_LOG_INFO, "fuse_stopped", "volume=%s mount=%s status=%d", options->volume,
 	       options->mount_point, rc);
 

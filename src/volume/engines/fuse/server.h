@@ -8,6 +8,7 @@
 #include <coffer/common.h>
 
 #include "gcfs.h"
+#include "uring.h"
 
 struct gcfs_server_options {
 	const char *cipher_dir;
@@ -23,6 +24,8 @@ struct gcfs_server_options {
 	bool allow_other;
 	// Entry and attribute cache lifetime in seconds.
 	double cache_timeout;
+	// Whether requests travel over io_uring or /dev/fuse only.
+	enum gcfs_uring_mode uring_mode;
 };
 
 // Writes the root directory IV into cipher_dir when it has none, so the
