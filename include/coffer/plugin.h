@@ -113,6 +113,10 @@ struct storage_config {
 	char kms_enroll[VOL_PATH_MAX];
 	char kms_enroll_token_file[VOL_PATH_MAX];
 	char kms_enroll_san[VOL_PATH_MAX];
+	// Transport of the fuse engine's servers: auto, off, require or
+	// enable (see `coffer fuse-server --uring`); empty: the server's
+	// default.
+	char fuse_uring[16];
 };
 
 // Fills config with the defaults above.

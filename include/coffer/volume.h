@@ -37,6 +37,9 @@ struct vol_config {
 	uint64_t pool_size;
 	// Engine for volumes created without an engine option.
 	const char *default_engine;
+	// Transport of the fuse engine's servers (auto, off, require or
+	// enable); NULL leaves the server's default.
+	const char *fuse_uring;
 	// Key source; NULL selects the embedded key store in the state dir.
 	struct vol_key_provider *keys;
 };

@@ -40,11 +40,17 @@ static void print_serve_help(FILE *out)
 		"                         the CA's root.pem and the chain goes to KMS_CERT.chain\n"
 		"  --kms-enroll-token-file FILE  bootstrap token for the first enrollment\n"
 		"  --kms-enroll-san SANS  comma-separated SANs to request (DNS:, IP:, URI:)\n"
+		"  --fuse-uring MODE      request transport of fuse volumes: auto (io_uring\n"
+		"                         when the fuse module parameter enable_uring is Y),\n"
+		"                         off (/dev/fuse only), require (a mount fails without\n"
+		"                         io_uring) or enable (set enable_uring=Y first, a\n"
+		"                         kernel-wide setting that only FUSE servers asking\n"
+		"                         for io_uring use; then as require); default auto\n"
 		"  --config FILE          read settings from FILE: 'key = value' lines with\n"
 		"                         the keys state-dir, plugin-socket, admin-socket,\n"
 		"                         pool, pool-size, log-level, kms, kms-cert, kms-key,\n"
-		"                         kms-ca, kms-enroll, kms-enroll-token-file and\n"
-		"                         kms-enroll-san; '#' starts a comment\n"
+		"                         kms-ca, kms-enroll, kms-enroll-token-file,\n"
+		"                         kms-enroll-san and fuse-uring; '#' starts a comment\n"
 		"  -h, --help             show this help\n",
 		PLUGIN_DEFAULT_STATE_DIR, PLUGIN_DEFAULT_SOCKET, PLUGIN_DEFAULT_ADMIN_SOCKET);
 }
@@ -70,6 +76,7 @@ static int storage_serve_command(int argc, char **argv)
 		{ "kms-enroll", required_argument, NULL, 'E' },
 		{ "kms-enroll-token-file", required_argument, NULL, 'T' },
 		{ "kms-enroll-san", required_argument, NULL, 'N' },
+		{ "fuse-uring", required_argument, NULL, 'U' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },

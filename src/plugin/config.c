@@ -136,10 +136,19 @@ int storage_config_set(struct storage_config *config, const char *key, const cha
 				key, value, err);
 	if (strcmp(key, "kms-enroll-san") == 0)
 		return set_path(config->kms_enroll_san, sizeof(config->kms_enroll_san), key, value, err);
+	if (strcmp(key, "fuse-uring") == 0) {
+		if (strcmp(value, "auto") != 0 && strcmp(value, "off") != 0 &&
+		    strcmp(value, "require") != 0 && strcmp(value, "enable") != 0)
+			return cf_error_set(err, -EINVAL, "invalid fuse-uring '%s': expected auto, off,"
+					    " require or enable", value);
+		memcpy(config->fuse_uring, value, strlen(value) + 1);
+		return 0;
+	}
 	return cf_error_set(err, -EINVAL,
 			    "unknown setting '%s'; known settings are state-dir, plugin-socket, "
 			    "admin-socket, pool, pool-size, log-level, kms, kms-cert, kms-key, "
-			    "kms-ca, kms-enroll, kms-enroll-token-file and kms-enroll-san", key);
+			    "kms-ca, kms-enroll, kms-enroll-token-file, kms-enroll-san and "
+			    "fuse-uring", key);
 }
 
 static char *trim(char *text)

@@ -415,6 +415,7 @@ static int open_manager(const struct storage_config *config, struct vol_manager 
 		.state_dir = config->state_dir,
 		.pool_path = config->pool[0] != '\0' ? config->pool : NULL,
 		.pool_size = config->pool_size,
+		.fuse_uring = config->fuse_uring[0] != '\0' ? config->fuse_uring : NULL,
 	};
 
 	if (config->kms[0] != '\0') {

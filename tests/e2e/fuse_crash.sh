@@ -10,6 +10,7 @@ source "$(dirname "$0")/lib.sh"
 require_root
 require_cmd curl jq python3 mountpoint fusermount3
 [ -c /dev/fuse ] || skip_or_fail "/dev/fuse is missing"
+fuse_transport_prepare
 
 on_exit storage_cleanup
 on_exit "fusermount3 -uz $STORAGE_DIR/mounts/fuse_crash_v1"
@@ -87,4 +88,5 @@ reply=$(plugin_post /VolumeDriver.Unmount "{\"Name\":\"$VOLUME\",\"ID\":\"fuse-c
 "$COFFER_BIN" volume rm --admin-socket "$ADMIN_SOCKET" "$VOLUME" >/dev/null
 [ ! -e "$STORAGE_DIR/fuse-volumes/$VOLUME" ] || fail "ciphertext left after remove"
 storage_stop
+fuse_transport_check "$STORAGE_LOG"
 echo "PASS"

@@ -9,6 +9,7 @@ source "$(dirname "$0")/lib.sh"
 require_root
 require_cmd gocryptfs fusermount3 python3 mountpoint
 [ -c /dev/fuse ] || skip_or_fail "/dev/fuse is missing"
+fuse_transport_prepare
 
 HELPERS=$COFFER_SOURCE_DIR/tests/e2e/fuse
 W=$E2E_WORK
@@ -88,4 +89,5 @@ rc=0
 mountpoint -q "$W/m1" && fail "a wrong key was mounted"
 grep -q "not this volume's key" "$W/wrong.log" || { cat "$W/wrong.log" >&2; fail "no wrong-key message"; }
 
+fuse_transport_check "$W/server.log"
 echo "PASS: both directions match ($(wc -l < "$W/expected") entries)"

@@ -10,6 +10,7 @@ source "$(dirname "$0")/fuse/mount.sh"
 require_root
 require_cmd fusermount3 python3 mountpoint
 [ -c /dev/fuse ] || skip_or_fail "/dev/fuse is missing"
+fuse_transport_prepare
 
 W=$E2E_WORK
 mkdir -p "$W/plain" "$W/cipher" "$W/mnt"
@@ -79,4 +80,5 @@ count=$(find "$W/many" -type f -print0 | xargs -0 cat | wc -c)
 [ "$count" = 200000 ] || fail "read $count bytes back from 2000 files, expected 200000"
 rm -rf "${W:?}/many/"* || fail "cannot remove the 2000 files"
 fusermount3 -u "$W/many" || fail "cannot unmount $W/many"
+fuse_transport_check "$E2E_WORK/server.log"
 echo "PASS"

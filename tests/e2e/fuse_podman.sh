@@ -12,6 +12,7 @@ require_root
 require_cmd podman runc curl sqlite3 jq ldd mountpoint
 [ -x /bin/busybox ] || skip_or_fail "/bin/busybox (busybox-static) not found"
 [ -c /dev/fuse ] || skip_or_fail "/dev/fuse is missing"
+fuse_transport_prepare
 
 on_exit storage_cleanup
 storage_start
@@ -82,4 +83,5 @@ key_row=$(sqlite3 "$STORAGE_DIR/keys/keys.db" \
 [ "$key_row" = "5|1" ] || fail "key $KEY_ID row is '$key_row', expected 5|1 (Destroyed, no material)"
 [ ! -e "$CIPHER_DIR" ] || fail "$CIPHER_DIR still exists after remove"
 storage_stop
+fuse_transport_check "$STORAGE_LOG"
 echo "PASS"

@@ -10,6 +10,7 @@ source "$(dirname "$0")/fuse/mount.sh"
 require_root
 require_cmd fusermount3 python3 mountpoint
 [ -c /dev/fuse ] || skip_or_fail "/dev/fuse is missing"
+fuse_transport_prepare
 
 W=$E2E_WORK
 mkdir -p "$W/cipher" "$W/mnt"
@@ -103,4 +104,5 @@ esac
 [ "$(echo "$status_a $status_b" | tr ' ' '\n' | grep -c EIO)" = 2 ] ||
 	fail "expected EIO for block 5 of one file and block 2 of the other"
 coffer_fuse_unmount "$W/mnt"
+fuse_transport_check "$E2E_WORK/server.log"
 echo "PASS"

@@ -81,6 +81,42 @@ wait_for_socket() {
 	fail "socket $path did not appear within $limit s"
 }
 
+# ---- FUSE transport -----------------------------------------------------------
+# COFFER_FUSE_URING=require (set by the e2e_*_uring CTest variants) makes every
+# coffer FUSE server of a test serve its requests over io_uring or fail.
+
+FUSE_URING_PARAM=/sys/module/fuse/parameters/enable_uring
+
+# With COFFER_FUSE_URING=require or enable, sets the fuse module parameter
+# enable_uring to Y for the test and restores the old value on exit.
+fuse_transport_prepare() {
+	case "${COFFER_FUSE_URING:-}" in
+	require | enable) ;;
+	*) return 0 ;;
+	esac
+	[ -w "$FUSE_URING_PARAM" ] ||
+		skip_or_fail "$FUSE_URING_PARAM is missing or read-only (a kernel without CONFIG_FUSE_IO_URING?)"
+	local old
+	old=$(cat "$FUSE_URING_PARAM")
+	on_exit "echo $old > $FUSE_URING_PARAM"
+	echo Y >"$FUSE_URING_PARAM"
+}
+
+# With COFFER_FUSE_URING=require or enable, checks that the FUSE servers
+# that logged to LOG used io_uring and none fell back to /dev/fuse.
+fuse_transport_check() {
+	local log=$1
+	case "${COFFER_FUSE_URING:-}" in
+	require | enable) ;;
+	*) return 0 ;;
+	esac
+	grep -q 'event=fuse_transport .*transport=io_uring' "$log" ||
+		fail "no FUSE server logged transport=io_uring in $log"
+	if grep -q 'event=fuse_transport .*transport=dev_fuse' "$log"; then
+		fail "a FUSE server fell back to /dev/fuse: $(grep 'transport=dev_fuse' "$log")"
+	fi
+}
+
 # ---- storage manager and podman helpers ------------------------------------
 # A test runs its own `coffer storage serve` (state, pool image and sockets in
 # $E2E_WORK) and its own podman storage root, so nothing is shared with other

@@ -60,6 +60,7 @@ struct fuse_volume {
 	pid_t pid;            // current server, under fuse_state.lock
 	bool stopping;        // set by lock; the supervisor then stops restarting
 	bool failed;          // restarts exhausted
+	bool uring;           // the server reported the io_uring transport
 	unsigned restarts;
 	pthread_t supervisor;
 	struct fuse_state *state;
@@ -68,6 +69,7 @@ struct fuse_volume {
 struct fuse_state {
 	char volumes[VOL_PATH_MAX];
 	char mounts[VOL_PATH_MAX];
+	char uring_mode[16];  // --uring of the servers; empty: their default
 	pthread_mutex_t lock; // guards every fuse_volume field above
 	struct fuse_volume *slots[MAX_VOLUMES];
 };
@@ -125,6 +127,8 @@ static int fuse_open(void **out, const struct vol_config *config, struct cf_erro
 		snprintf(state->mounts, sizeof(state->mounts), "%s", config->mount_root);
 	else
 		snprintf(state->mounts, sizeof(state->mounts), "%s/mounts", config->state_dir);
+	if (config->fuse_uring != NULL)
+		snprintf(state->uring_mode, sizeof(state->uring_mode), "%s", config->fuse_uring);
 	int rc = cf_mkdir_p(state->volumes, 0700, err);
 	if (rc == 0)
 		rc = cf_mkdir_p(state->mounts, 0755, err);
@@ -179,8 +183,21 @@ static int spawn_server(struct fuse_volume *v, struct cf_error *err)
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_adddup2(&actions, pair[1], 3);
 	posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	char *argv[] = { binary, "fuse-server", "--key-fd", "3", "--volume", v->name,
-			 v->cipher, v->mount, NULL };
+	char *argv[11];
+	size_t argc = 0;
+	argv[argc++] = binary;
+	argv[argc++] = "fuse-server";
+	argv[argc++] = "--key-fd";
+	argv[argc++] = "3";
+	argv[argc++] = "--volume";
+	argv[argc++] = v->name;
+	if (v->state->uring_mode[0] != '\0') {
+		argv[argc++] = "--uring";
+		argv[argc++] = v->state->uring_mode;
+	}
+	argv[argc++] = v->cipher;
+	argv[argc++] = v->mount;
+	argv[argc] = NULL;
 	pid_t pid;
 	rc = posix_spawn(&pid, binary, &actions, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&actions);
@@ -191,13 +208,14 @@ static int spawn_server(struct fuse_volume *v, struct cf_error *err)
 	}
 
 	ssize_t sent = send(pair[0], v->master, GCFS_MASTER_KEY_SIZE, MSG_NOSIGNAL);
-	char ready[8] = "";
+	char ready[32] = "";
 	struct pollfd pfd = { .fd = pair[0], .events = POLLIN };
 	ssize_t got = -1;
 	if (sent == GCFS_MASTER_KEY_SIZE && poll(&pfd, 1, READY_TIMEOUT_MS) == 1)
 		got = recv(pair[0], ready, sizeof(ready) - 1, 0);
 	close(pair[0]);
-	if (got != 6 || memcmp(ready, "ready\n", 6) != 0) {
+	// "ready TRANSPORT\n" from this version, "ready\n" from older servers.
+	if (got < 6 || memcmp(ready, "ready", 5) != 0 || ready[got - 1] != '\n') {
 		int status = 0;
 		kill(pid, SIGTERM);
 		waitpid(pid, &status, 0);
@@ -206,8 +224,9 @@ static int spawn_server(struct fuse_volume *v, struct cf_error *err)
 				    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	}
 	v->pid = pid;
-	cf_log(CF_LOG_INFO, "fuse.server_started", "volume=%s pid=%d mount=%s", v->name, (int)pid,
-	       v->mount);
+	v->uring = strcmp(ready, "ready io_uring\n") == 0;
+	cf_log(CF_LOG_INFO, "fuse.server_started", "volume=%s pid=%d mount=%s transport=%s",
+	       v->name, (int)pid, v->mount, v->uring ? "io_uring" : "dev_fuse");
 	return 0;
 }
 
@@ -465,10 +484,12 @@ static int fuse_status(void *opaque, const char *name, char *status, size_t size
 	else if ((*slot)->failed)
 		snprintf(status, size, "failed: server crashed %u times", (*slot)->restarts);
 	else if ((*slot)->restarts > 0)
-		snprintf(status, size, "unlocked (server pid %d, restarted %u times)",
-			 (int)(*slot)->pid, (*slot)->restarts);
+		snprintf(status, size, "unlocked (server pid %d, %s, restarted %u times)",
+			 (int)(*slot)->pid, (*slot)->uring ? "io_uring" : "/dev/fuse",
+			 (*slot)->restarts);
 	else
-		snprintf(status, size, "unlocked (server pid %d)", (int)(*slot)->pid);
+		snprintf(status, size, "unlocked (server pid %d, %s)", (int)(*slot)->pid,
+			 (*slot)->uring ? "io_uring" : "/dev/fuse");
 	pthread_mutex_unlock(&state->lock);
 	return 0;
 }

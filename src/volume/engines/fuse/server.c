@@ -2173,6 +2173,9 @@ int gcfs_server_run(const struct gcfs_server_options *options,
 		rc = cf_error_set(err, -EIO, "cannot install signal handlers");
 		goto out_session;
 	}
+	rc = gcfs_uring_prepare(options->uring_mode, err);
+	if (rc != 0)
+		goto out_signals;
 	if (fuse_session_mount(se, options->mount_point) != 0) {
 		rc = cf_error_set(err, -EIO, "cannot mount %s (is /dev/fuse available and the"
 				  " mount point an existing directory?)", options->mount_point);
@@ -2180,9 +2183,9 @@ int gcfs_server_run(const struct gcfs_server_options *options,
 	}
 	cf_log(CF_LOG_INFO, "fuse_mounted", "volume=%s mount=%s pid=%d", options->volume,
 	       options->mount_point, (int)getpid());
-	// The transport writes "ready" to ready_fd once it knows whether the
-	// io_uring queues serve requests.
-	rc = gcfs_uring_start(se, options->uring_mode, options->volume, options->ready_fd, err);
+	// The transport writes "ready" to ready_fd once it has settled whether
+	// the io_uring queues serve requests.
+	rc = gcfs_uring_start(se, options->volume, options->ready_fd, err);
 	if (rc != 0)
 		goto out_unmount;
 

@@ -15,8 +15,9 @@ struct gcfs_server_options {
 	const char *mount_point;
 	// Volume name for log lines and the mount's fsname.
 	const char *volume;
-	// File descriptor that receives "ready\n" once the mount is live, or
-	// -1. The engine passes its end of the key socketpair.
+	// File descriptor that receives "ready TRANSPORT\n" (io_uring or
+	// dev_fuse) once the mount is live, or -1. The engine passes its end
+	// of the key socketpair.
 	int ready_fd;
 	// Worker threads of the FUSE loop (0 selects the libfuse default).
 	unsigned max_threads;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // FUSE-over-io_uring transport (Linux 6.14 and later) for the FUSE server.
 //
-// Design: libfuse 3.14 knows only /dev/fuse, so this file installs its own
+// Design: libfuse 3.14 supports only /dev/fuse, so this file installs its own
 // read and writev functions with fuse_session_custom_io(). The read function
 // notes the kernel's INIT request, and the INIT reply accepts
 // FUSE_OVER_IO_URING when the kernel offered it. Once that reply is written
@@ -62,7 +62,7 @@ enum entry_state {
 };
 
 struct ring_entry {
-	// Page aligned, as the kernel pins the buffers it copies into.
+	// iov[0] of REGISTER: in and out headers, written by both sides.
 	struct gcfs_fuse_uring_req_header *header;
 	// GCFS_URING_HEAD_ROOM bytes for rebuilt headers, then the payload.
 	uint8_t *buffer;
@@ -97,8 +97,6 @@ static struct {
 	uint64_t init_unique;
 	bool init_seen;
 	bool kernel_offers;
-	// Set when the INIT reply accepted io_uring.
-	bool accepted;
 	size_t max_payload;
 
 	struct ring_thread *threads;
@@ -220,8 +218,10 @@ int gcfs_uring_request_build(const struct gcfs_fuse_uring_req_header *header,
 	if (payload_size > max_payload)
 		return -EPROTO;
 
-	// The kernel sets len to the size of the whole request as it would
+	// Linux 6.18 sets len to the size of the whole request as it would
 	// appear on /dev/fuse, so the per-opcode header is what remains.
+	// NOTE: the table is for a kernel that leaves len 0 on this path; no
+	// such kernel was seen, so that branch ran only in unit tests.
 	size_t op_size;
 	if (in.len != 0) {
 		if (in.len < sizeof(in) + payload_size)
@@ -288,11 +288,13 @@ size_t gcfs_uring_payload_size(uint32_t max_write, uint16_t max_pages, uint32_t 
 
 // ---- readiness ------------------------------------------------------------------
 
-static void send_ready(void)
+// Reports the mount live to the storage manager, naming the transport.
+static void send_ready(bool rings)
 {
 	if (transport.ready_fd < 0)
 		return;
-	ssize_t n = write(transport.ready_fd, "ready\n", 6);
+	const char *line = rings ? "ready io_uring\n" : "ready dev_fuse\n";
+	ssize_t n = write(transport.ready_fd, line, strlen(line));
 	(void)n;
 }
 
@@ -318,7 +320,7 @@ static void settle(bool rings, const char *reason)
 		       " threads=%u entries=%u payload=%zu", transport.volume, transport.queues,
 		       transport.thread_count, transport.thread_count * RING_ENTRIES_PER_THREAD,
 		       transport.max_payload);
-		send_ready();
+		send_ready(true);
 		return;
 	}
 	if (uring_required()) {
@@ -330,7 +332,7 @@ static void settle(bool rings, const char *reason)
 	}
 	cf_log(CF_LOG_INFO, "fuse_transport", "volume=%s transport=dev_fuse reason=\"%s\"",
 	       transport.volume, reason);
-	send_ready();
+	send_ready(false);
 }
 
 // ---- ring threads ---------------------------------------------------------------
@@ -680,10 +682,8 @@ static ssize_t transport_writev(int fd, struct iovec *iov, int count, void *user
 			      " enable_uring is N or the kernel lacks CONFIG_FUSE_IO_URING)");
 	else if (!accepted)
 		settle(false, "INIT failed or its reply has no flags2 field");
-	else {
-		transport.accepted = true;
+	else
 		rings_start();
-	}
 	return n;
 }
 
@@ -719,34 +719,41 @@ static int write_enable_param(struct cf_error *err)
 	return 0;
 }
 
-int gcfs_uring_start(struct fuse_session *se, enum gcfs_uring_mode mode, const char *volume,
-		     int ready_fd, struct cf_error *err)
+int gcfs_uring_prepare(enum gcfs_uring_mode mode, struct cf_error *err)
 {
-	transport.se = se;
 	transport.mode = mode;
-	transport.volume = volume;
-	transport.ready_fd = ready_fd;
-	transport.fuse_fd = fuse_session_fd(se);
-
-	if (mode == GCFS_URING_OFF) {
-		cf_log(CF_LOG_INFO, "fuse_transport", "volume=%s transport=dev_fuse reason=\"--uring"
-		       " off\"", volume);
-		transport.ready_sent = true;
-		send_ready();
-		return 0;
-	}
-
 	if (mode == GCFS_URING_ENABLE) {
 		int rc = write_enable_param(err);
 		if (rc != 0)
 			return rc;
 	}
+	if (!uring_required())
+		return 0;
+
 	bool enabled = false;
 	int rc = read_enable_param(&enabled);
-	if (uring_required() && (rc != 0 || !enabled))
+	if (rc != 0 || !enabled)
 		return cf_error_set(err, rc != 0 ? rc : -EOPNOTSUPP, "FUSE over io_uring is required"
 				    " but %s %s; set it to Y (or use --uring enable as root)",
 				    ENABLE_URING_PARAM, rc != 0 ? "is missing" : "is N");
+	return 0;
+}
+
+int gcfs_uring_start(struct fuse_session *se, const char *volume, int ready_fd,
+		     struct cf_error *err)
+{
+	transport.se = se;
+	transport.volume = volume;
+	transport.ready_fd = ready_fd;
+	transport.fuse_fd = fuse_session_fd(se);
+
+	if (transport.mode == GCFS_URING_OFF) {
+		cf_log(CF_LOG_INFO, "fuse_transport", "volume=%s transport=dev_fuse reason=\"--uring"
+		       " off\"", volume);
+		transport.ready_sent = true;
+		send_ready(false);
+		return 0;
+	}
 
 	static const struct fuse_custom_io io = {
 		.read = transport_read,
@@ -760,8 +767,8 @@ int gcfs_uring_start(struct fuse_session *se, enum gcfs_uring_mode mode, const c
 int gcfs_uring_stop(void)
 {
 	if (transport.threads != NULL) {
-		uint64_t one = 1;
-		ssize_t n = write(transport.stop_fd, &one, sizeof(one));
+		uint64_t increment = 1;
+		ssize_t n = write(transport.stop_fd, &increment, sizeof(increment));
 		(void)n;
 		for (unsigned i = 0; i < transport.thread_count; i++)
 			if (transport.threads[i].started)

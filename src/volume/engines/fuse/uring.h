@@ -65,15 +65,21 @@ ssize_t gcfs_uring_reply_copy(struct gcfs_fuse_uring_req_header *header, uint8_t
 size_t gcfs_uring_payload_size(uint32_t max_write, uint16_t max_pages, uint32_t flags,
 			       size_t page_size);
 
+// Selects the transport before mounting, because the kernel offers
+// io_uring in the INIT request that the mount sends. ENABLE sets the fuse
+// module parameter enable_uring to Y. Returns 0, or a negative errno when
+// REQUIRE or ENABLE is set and the parameter is not Y.
+int gcfs_uring_prepare(enum gcfs_uring_mode mode, struct cf_error *err);
+
 // Sets up the transport on a mounted session: libfuse's reads and replies
-// on /dev/fuse go through it from here on. When mode allows io_uring and
-// the kernel offers it at INIT, the INIT reply accepts it and the ring
+// on /dev/fuse go through it from here on. When the mode allows io_uring
+// and the kernel offers it at INIT, the INIT reply accepts it and the ring
 // threads register once the reply is written. ready_fd (or -1) receives
-// "ready\n" once the transport is settled: at once for OFF, else when the
-// queues are registered or the classic path was chosen. Returns 0 or a
-// negative errno (REQUIRE or ENABLE with io_uring unavailable).
-int gcfs_uring_start(struct fuse_session *se, enum gcfs_uring_mode mode, const char *volume,
-		     int ready_fd, struct cf_error *err);
+// "ready io_uring\n" or "ready dev_fuse\n" once the transport is settled:
+// at once for OFF, else when the queues are registered or the classic path
+// was chosen. Returns 0 or a negative errno.
+int gcfs_uring_start(struct fuse_session *se, const char *volume, int ready_fd,
+		     struct cf_error *err);
 
 // Stops and joins the ring threads. Call after the session loop returned
 // and before unmounting. Returns -EIO when REQUIRE or ENABLE was set and

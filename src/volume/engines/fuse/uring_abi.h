@@ -25,9 +25,9 @@ enum {
 	GCFS_FUSE_IO_URING_CMD_COMMIT_AND_FETCH = 2,
 };
 
-// Trailer of the header buffer. The kernel writes commit_id (the request's
-// unique id) and payload_sz on fetch; the server writes payload_sz (bytes
-// of reply arguments in the payload buffer) on commit.
+// Trailer of the header buffer. On fetch the kernel writes commit_id (the
+// request's unique id) and payload_sz. On commit the server writes
+// payload_sz, the bytes of reply arguments in the payload buffer.
 struct gcfs_fuse_uring_ent_in_out {
 	uint64_t flags;
 	uint64_t commit_id;
@@ -37,10 +37,10 @@ struct gcfs_fuse_uring_ent_in_out {
 };
 
 // Header buffer of one ring entry, iov[0] of FUSE_IO_URING_CMD_REGISTER.
-// in_out holds struct fuse_in_header on fetch and struct fuse_out_header on
-// commit. op_in holds the request's first argument (the per-opcode header,
-// such as struct fuse_write_in); it is empty for opcodes whose first
-// argument has size 0. The other arguments are in the payload buffer.
+// in_out contains struct fuse_in_header on fetch and struct
+// fuse_out_header on commit. op_in contains the request's first argument
+// (the per-opcode header, such as struct fuse_write_in), which has size 0
+// for some opcodes. The other arguments are in the payload buffer.
 struct gcfs_fuse_uring_req_header {
 	uint8_t in_out[GCFS_FUSE_URING_IN_OUT_HEADER_SZ];
 	uint8_t op_in[GCFS_FUSE_URING_OP_IN_OUT_SZ];
