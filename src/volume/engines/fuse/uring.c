@@ -15,6 +15,9 @@
 // fuse_session_process_buf(). The handler's reply reaches the writev
 // function on the same thread, which copies it into the entry; the thread
 // then commits it and fetches the next request in one COMMIT_AND_FETCH.
+// READs and WRITEs of 64 KiB or more are the exception: the ring thread
+// hands them to an unpinned offload thread and waits, so the crypto of one
+// reader's readahead can run on another CPU than the reader.
 //
 // libfuse's /dev/fuse loop keeps running: it serves INIT, FORGET, INTERRUPT
 // and the requests queued before the rings were ready.
@@ -54,6 +57,10 @@
 #define KERNEL_DEFAULT_MAX_PAGES 32
 // user_data of the stop eventfd's poll; entries use their address.
 #define STOP_TAG 1
+// READ and WRITE requests of at least this many bytes run on an unpinned
+// offload thread (see serve()).
+#define OFFLOAD_MIN_BYTES (64 * 1024)
+#define MAX_OFFLOAD_THREADS 16
 
 enum entry_state {
 	ENTRY_REGISTERING, // REGISTER submitted, no completion yet
@@ -117,6 +124,33 @@ static struct {
 
 // The entry whose request this thread is dispatching, if any.
 static __thread struct ring_entry *current_entry;
+
+// A bulk request handed from a ring thread to an offload thread. The ring
+// thread waits for done, so the task can live on its stack.
+struct offload_task {
+	struct ring_entry *entry;
+	struct fuse_buf buf;
+	bool done;
+	struct offload_task *next;
+};
+
+// Offload threads: unpinned, so the scheduler runs the decryption or
+// encryption of large reads and writes on a CPU other than the one whose
+// queue received them, next to the process that waits for the data.
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t work; // a task was queued, or stop was set
+	pthread_cond_t done; // a task finished
+	struct offload_task *head;
+	struct offload_task *tail;
+	bool stop;
+	pthread_t threads[MAX_OFFLOAD_THREADS];
+	unsigned count;
+} offload = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.work = PTHREAD_COND_INITIALIZER,
+	.done = PTHREAD_COND_INITIALIZER,
+};
 
 int gcfs_uring_mode_parse(const char *text, enum gcfs_uring_mode *mode)
 {
@@ -366,6 +400,112 @@ static void reply_error(struct ring_entry *e, int error)
 	e->header->ring_ent_in_out.payload_sz = 0;
 }
 
+// Runs libfuse's dispatch for e's request on this thread; the reply is
+// copied into e by transport_writev.
+static void dispatch(struct ring_entry *e, struct fuse_buf *buf)
+{
+	e->replied = false;
+	current_entry = e;
+	fuse_session_process_buf(transport.se, buf);
+	current_entry = NULL;
+}
+
+static void block_signals(void)
+{
+	// Signals go to libfuse's threads, whose handler ends the loop.
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
+}
+
+static void *offload_main(void *arg)
+{
+	(void)arg;
+	block_signals();
+	pthread_mutex_lock(&offload.lock);
+	for (;;) {
+		while (offload.head == NULL && !offload.stop)
+			pthread_cond_wait(&offload.work, &offload.lock);
+		if (offload.head == NULL)
+			break;
+		struct offload_task *task = offload.head;
+		offload.head = task->next;
+		if (offload.head == NULL)
+			offload.tail = NULL;
+		pthread_mutex_unlock(&offload.lock);
+
+		dispatch(task->entry, &task->buf);
+
+		pthread_mutex_lock(&offload.lock);
+		task->done = true;
+		pthread_cond_broadcast(&offload.done);
+	}
+	pthread_mutex_unlock(&offload.lock);
+	return NULL;
+}
+
+static void offload_start(void)
+{
+	unsigned cpus = (unsigned)get_nprocs();
+	if (cpus < 2)
+		return;
+	offload.stop = false;
+	for (unsigned i = 0; i < cpus && i < MAX_OFFLOAD_THREADS; i++) {
+		if (pthread_create(&offload.threads[offload.count], NULL, offload_main, NULL) != 0)
+			break;
+		offload.count++;
+	}
+}
+
+static void offload_stop(void)
+{
+	pthread_mutex_lock(&offload.lock);
+	offload.stop = true;
+	pthread_cond_broadcast(&offload.work);
+	pthread_mutex_unlock(&offload.lock);
+	for (unsigned i = 0; i < offload.count; i++)
+		pthread_join(offload.threads[i], NULL);
+	offload.count = 0;
+}
+
+// Runs the request on an offload thread and waits for it.
+static void offload_run(struct ring_entry *e, struct fuse_buf *buf)
+{
+	struct offload_task task = { .entry = e, .buf = *buf };
+
+	pthread_mutex_lock(&offload.lock);
+	if (offload.tail != NULL)
+		offload.tail->next = &task;
+	else
+		offload.head = &task;
+	offload.tail = &task;
+	pthread_cond_signal(&offload.work);
+	while (!task.done)
+		pthread_cond_wait(&offload.done, &offload.lock);
+	pthread_mutex_unlock(&offload.lock);
+}
+
+// Returns true for a READ or WRITE of at least OFFLOAD_MIN_BYTES. A
+// single reader's readahead or a flusher's writeback all arrive on the
+// queue of one CPU; run there, their crypto would compete with the
+// reading process while the other CPUs idle.
+static bool is_bulk(const uint8_t *request)
+{
+	struct fuse_in_header in;
+	memcpy(&in, request, sizeof(in));
+	if (in.opcode == FUSE_WRITE)
+		return in.len >= sizeof(in) + sizeof(struct fuse_write_in) + OFFLOAD_MIN_BYTES;
+	if (in.opcode != FUSE_READ || in.len < sizeof(in) + sizeof(struct fuse_read_in))
+		return false;
+	struct fuse_read_in read_in;
+	memcpy(&read_in, request + sizeof(in), sizeof(read_in));
+	return read_in.size >= OFFLOAD_MIN_BYTES;
+}
+
 static void serve(struct ring_entry *e)
 {
 	uint8_t *start;
@@ -384,11 +524,11 @@ static void serve(struct ring_entry *e)
 	}
 
 	e->unique = e->header->ring_ent_in_out.commit_id;
-	e->replied = false;
-	current_entry = e;
 	struct fuse_buf buf = { .size = len, .mem = start };
-	fuse_session_process_buf(transport.se, &buf);
-	current_entry = NULL;
+	if (offload.count > 0 && is_bulk(start))
+		offload_run(e, &buf);
+	else
+		dispatch(e, &buf);
 	if (!e->replied)
 		reply_error(e, -EIO);
 }
@@ -492,14 +632,7 @@ static void *ring_thread_main(void *arg)
 {
 	struct ring_thread *t = arg;
 
-	// Signals go to libfuse's threads, whose handler ends the loop.
-	sigset_t block;
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &block, NULL);
+	block_signals();
 	if (t->cpu >= 0) {
 		cpu_set_t set;
 		CPU_ZERO(&set);
@@ -594,6 +727,7 @@ static void rings_start(void)
 		return;
 	}
 
+	offload_start();
 	for (unsigned i = 0; i < transport.thread_count; i++) {
 		struct ring_thread *t = &transport.threads[i];
 		t->qid = i / RING_THREADS_PER_QUEUE;
@@ -775,6 +909,7 @@ int gcfs_uring_stop(void)
 				pthread_join(transport.threads[i].thread, NULL);
 		free(transport.threads);
 		transport.threads = NULL;
+		offload_stop();
 	}
 	if (transport.stop_fd >= 0)
 		close(transport.stop_fd);
