@@ -134,9 +134,9 @@ struct offload_task {
 	struct offload_task *next;
 };
 
-// Offload threads: unpinned, so the scheduler runs the decryption or
-// encryption of large reads and writes on a CPU other than the one whose
-// queue received them, next to the process that waits for the data.
+// Offload threads: unpinned, so the scheduler can run the crypto of large
+// reads and writes on another CPU than the one whose queue received them
+// (and where the process that waits for the data runs).
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t work; // a task was queued, or stop was set
