@@ -5,9 +5,9 @@
 // read and writev functions with fuse_session_custom_io(). The read function
 // notes the kernel's INIT request, and the INIT reply accepts
 // FUSE_OVER_IO_URING when the kernel offered it. Once that reply is written
-// the kernel accepts ring registrations, and one ring thread per
-// (CPU, RING_THREADS_PER_QUEUE) registers RING_ENTRIES_PER_THREAD entries
-// on the queue of that CPU, pinned to it. When every CPU's queue has an
+// the kernel accepts ring registrations, and each of a few ring threads
+// per CPU (see RING_THREADS_TOTAL) registers RING_ENTRIES_PER_THREAD
+// entries on the queue of that CPU, pinned to it. When every CPU's queue has an
 // entry, the kernel sends each request to the queue of the CPU that made
 // it, so the request and its reply need no wake-up across CPUs. A ring
 // thread rebuilds the /dev/fuse form of a request in front of its payload
@@ -45,9 +45,17 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-// Ring threads per CPU queue, each serving one request at a time, so a
+// Ring threads per CPU queue: RING_THREADS_TOTAL spread over the queues,
+// within these bounds. Each thread serves one request at a time, so a
 // blocking fsync or disk read stalls one thread of its CPU, not the queue.
-#define RING_THREADS_PER_QUEUE 3
+// Eight threads let one reader's whole readahead window (max_readahead
+// 1 MiB in 128 KiB READs, all on the reader's CPU) be in flight, as with
+// the 16 workers of the /dev/fuse loop.
+// NOTE: each thread holds a 1 MiB payload buffer, so a host with many CPUs
+// pays RING_THREADS_MIN MiB per CPU and volume.
+#define RING_THREADS_TOTAL 16
+#define RING_THREADS_MIN 2
+#define RING_THREADS_MAX 8
 #define RING_ENTRIES_PER_THREAD 1
 #define ENABLE_URING_PARAM "/sys/module/fuse/parameters/enable_uring"
 // FUSE_MIN_READ_BUFFER of the kernel: the smallest payload it accepts.
@@ -715,11 +723,22 @@ static bool cpu_online(unsigned cpu)
 	return cpu < CPU_SETSIZE && CPU_ISSET(cpu, &set);
 }
 
+static unsigned ring_threads_per_queue(unsigned queues)
+{
+	unsigned count = RING_THREADS_TOTAL / (queues > 0 ? queues : 1);
+	if (count < RING_THREADS_MIN)
+		return RING_THREADS_MIN;
+	if (count > RING_THREADS_MAX)
+		return RING_THREADS_MAX;
+	return count;
+}
+
 // Starts the ring threads after the INIT reply (called on a libfuse thread).
 static void rings_start(void)
 {
 	transport.queues = possible_cpus();
-	transport.thread_count = transport.queues * RING_THREADS_PER_QUEUE;
+	unsigned per_queue = ring_threads_per_queue(transport.queues);
+	transport.thread_count = transport.queues * per_queue;
 	transport.threads = calloc(transport.thread_count, sizeof(*transport.threads));
 	transport.stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (transport.threads == NULL || transport.stop_fd < 0) {
@@ -730,7 +749,7 @@ static void rings_start(void)
 	offload_start();
 	for (unsigned i = 0; i < transport.thread_count; i++) {
 		struct ring_thread *t = &transport.threads[i];
-		t->qid = i / RING_THREADS_PER_QUEUE;
+		t->qid = i / per_queue;
 		t->cpu = cpu_online(t->qid) ? (int)t->qid : -1;
 		int rc = pthread_create(&t->thread, NULL, ring_thread_main, t);
 		if (rc != 0) {
