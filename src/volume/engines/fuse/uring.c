@@ -51,7 +51,7 @@
 // Eight threads let one reader's whole readahead window (max_readahead
 // 1 MiB in 128 KiB READs, all on the reader's CPU) be in flight, as with
 // the 16 workers of the /dev/fuse loop.
-// NOTE: each thread holds a 1 MiB payload buffer, so a host with many CPUs
+// NOTE: each thread registers a 1 MiB payload buffer, so a host with many CPUs
 // pays RING_THREADS_MIN MiB per CPU and volume.
 #define RING_THREADS_TOTAL 16
 #define RING_THREADS_MIN 2
@@ -63,6 +63,8 @@
 // Default max_pages of the kernel when the INIT reply does not set
 // FUSE_MAX_PAGES (FUSE_DEFAULT_MAX_PAGES_PER_REQ).
 #define KERNEL_DEFAULT_MAX_PAGES 32
+// Size of the command area of a 128-byte SQE (IORING_SETUP_SQE128).
+#define SQE128_CMD_SIZE 80
 // user_data of the stop eventfd's poll; entries use their address.
 #define STOP_TAG 1
 // READ and WRITE requests of at least this many bytes run on an unpinned
@@ -120,6 +122,9 @@ static struct {
 	// Threads that finished registering, and those that failed to.
 	unsigned reported;
 	unsigned failed;
+	// Registered threads per queue. The kernel switches to the rings once
+	// every queue has an entry, even if other threads failed.
+	unsigned *queue_registered;
 	char failure[160];
 	bool ready_sent;
 	atomic_bool rings_ready;
@@ -386,7 +391,7 @@ static void prep_cmd(struct io_uring_sqe *sqe, struct ring_entry *e, uint32_t cm
 	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, transport.fuse_fd, reg ? e->iov : NULL,
 			 reg ? 2 : 0, 0);
 	sqe->cmd_op = cmd_op;
-	memset(sqe->cmd, 0, 80);
+	memset(sqe->cmd, 0, SQE128_CMD_SIZE);
 	struct gcfs_fuse_uring_cmd_req req = {
 		.commit_id = commit_id,
 		.qid = (uint16_t)e->thread->qid,
@@ -627,13 +632,23 @@ static void report_registration(int rc, struct ring_thread *t)
 		snprintf(transport.failure, sizeof(transport.failure),
 			 "ring registration for CPU %u failed: %s", t->qid, strerror(-rc));
 	}
+	else
+		transport.queue_registered[t->qid]++;
 	bool last = transport.reported == transport.thread_count;
-	bool ok = transport.failed == 0;
+	bool every_queue = true;
+	for (unsigned q = 0; q < transport.queues; q++)
+		every_queue = every_queue && transport.queue_registered[q] > 0;
+	unsigned failed = transport.failed;
 	char reason[sizeof(transport.failure)];
 	snprintf(reason, sizeof(reason), "%s", transport.failure);
 	pthread_mutex_unlock(&transport.lock);
-	if (last)
-		settle(ok, reason);
+	if (!last)
+		return;
+
+	if (every_queue && failed > 0)
+		cf_log(CF_LOG_WARN, "fuse_uring_threads_failed", "volume=%s failed=%u reason=\"%s\""
+		       " (every CPU queue still has a ring thread)", transport.volume, failed, reason);
+	settle(every_queue, reason);
 }
 
 static void *ring_thread_main(void *arg)
@@ -740,8 +755,10 @@ static void rings_start(void)
 	unsigned per_queue = ring_threads_per_queue(transport.queues);
 	transport.thread_count = transport.queues * per_queue;
 	transport.threads = calloc(transport.thread_count, sizeof(*transport.threads));
+	transport.queue_registered = calloc(transport.queues, sizeof(unsigned));
 	transport.stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (transport.threads == NULL || transport.stop_fd < 0) {
+	if (transport.threads == NULL || transport.queue_registered == NULL ||
+	    transport.stop_fd < 0) {
 		settle(false, "out of memory or eventfd failed");
 		return;
 	}
@@ -930,6 +947,8 @@ int gcfs_uring_stop(void)
 		transport.threads = NULL;
 		offload_stop();
 	}
+	free(transport.queue_registered);
+	transport.queue_registered = NULL;
 	if (transport.stop_fd >= 0)
 		close(transport.stop_fd);
 	transport.stop_fd = -1;
