@@ -12,17 +12,7 @@ CA=$W/ca
 cd "$W"
 
 "$COFFER_BIN" ca init --dir "$CA" --name e2e >/dev/null
-"$COFFER_BIN" ca serve --dir "$CA" --listen 127.0.0.1:0 --port-file "$W/port" --threads 2 \
-	2>"$W/serve.log" &
-SERVER=$!
-on_exit "kill $SERVER"
-for ((i = 0; i < 100; i++)); do
-	[ -s "$W/port" ] && break
-	kill -0 $SERVER 2>/dev/null || fail "ca serve exited: $(cat "$W/serve.log")"
-	sleep 0.1
-done
-PORT=$(cat "$W/port")
-[ -n "$PORT" ] || fail "ca serve wrote no port"
+ca_serve_start "$CA" --threads 2
 
 step "8 keep-alive connections, opened together, each make 3 requests"
 /usr/bin/python3 - "$PORT" "$CA/root.pem" <<'PY' || fail "the keep-alive clients failed"

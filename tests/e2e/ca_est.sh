@@ -57,16 +57,7 @@ expect_fail_with "will not overwrite" "$COFFER_BIN" ca init --dir "$CA"
 [ "$before" = "$(sha256sum "$CA/root.key")" ] || fail "ca init changed root.key"
 
 step "ca serve listens on a free loopback port"
-"$COFFER_BIN" ca serve --dir "$CA" --listen 127.0.0.1:0 --port-file "$W/port" 2>"$W/serve.log" &
-SERVER=$!
-on_exit "kill $SERVER"
-for ((i = 0; i < 100; i++)); do
-	[ -s "$W/port" ] && break
-	kill -0 $SERVER 2>/dev/null || fail "ca serve exited: $(cat "$W/serve.log")"
-	sleep 0.1
-done
-PORT=$(cat "$W/port")
-[ -n "$PORT" ] || fail "ca serve wrote no port"
+ca_serve_start "$CA"
 
 step "cacerts returns the chain as base64 PKCS#7"
 status=$(curl -sS --cacert "$CA/root.pem" -o "$W/body" -w '%{http_code}' \

@@ -13,17 +13,7 @@ cd "$W"
 COUNT=16
 
 "$COFFER_BIN" ca init --dir "$CA" --name e2e >/dev/null
-"$COFFER_BIN" ca serve --dir "$CA" --listen 127.0.0.1:0 --port-file "$W/port" --threads 2 \
-	2>"$W/serve.log" &
-SERVER=$!
-on_exit "kill $SERVER"
-for ((i = 0; i < 100; i++)); do
-	[ -s "$W/port" ] && break
-	kill -0 $SERVER 2>/dev/null || fail "ca serve exited: $(cat "$W/serve.log")"
-	sleep 0.1
-done
-PORT=$(cat "$W/port")
-[ -n "$PORT" ] || fail "ca serve wrote no port"
+ca_serve_start "$CA" --threads 2
 
 # Posts request N with token $2; the status goes to N.status.
 enroll() {

@@ -14,15 +14,7 @@ LIFETIME=15
 cd "$W"
 
 "$COFFER_BIN" ca init --dir "$CA" >/dev/null
-"$COFFER_BIN" ca serve --dir "$CA" --listen 127.0.0.1:0 --port-file "$W/port" 2>"$W/serve.log" &
-SERVER=$!
-on_exit "kill $SERVER"
-for ((i = 0; i < 100; i++)); do
-	[ -s "$W/port" ] && break
-	kill -0 $SERVER 2>/dev/null || fail "ca serve exited: $(cat "$W/serve.log")"
-	sleep 0.1
-done
-PORT=$(cat "$W/port")
+ca_serve_start "$CA"
 
 step "enroll with a ${LIFETIME}s certificate and keep renewing"
 "$COFFER_BIN" ca token create --dir "$CA" --san DNS:svc.test --san IP:127.0.0.1 --ttl 5m \

@@ -27,6 +27,25 @@ on_exit() {
 	E2E_CLEANUPS+=("$1")
 }
 
+# Starts `coffer ca serve --dir DIR` on a free loopback port with any extra
+# options and waits for its port file. Sets SERVER and PORT.
+ca_serve_start() {
+	local dir=$1 i
+	shift
+	rm -f "$E2E_WORK/port"
+	"$COFFER_BIN" ca serve --dir "$dir" --listen 127.0.0.1:0 --port-file "$E2E_WORK/port" "$@" \
+		2>"$E2E_WORK/serve.log" &
+	SERVER=$!
+	on_exit "kill $SERVER"
+	for ((i = 0; i < 100; i++)); do
+		[ -s "$E2E_WORK/port" ] && break
+		kill -0 "$SERVER" 2>/dev/null || fail "ca serve exited: $(cat "$E2E_WORK/serve.log")"
+		sleep 0.1
+	done
+	PORT=$(cat "$E2E_WORK/port")
+	[ -n "$PORT" ] || fail "ca serve wrote no port"
+}
+
 # Skips the test (exit 77), or fails it when privileged tests are required.
 skip_or_fail() {
 	if [ "${COFFER_REQUIRE_PRIVILEGED:-0}" = 1 ]; then
