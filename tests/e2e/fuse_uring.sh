@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Transport selection of the FUSE server. --uring require fails while the
 # fuse module parameter enable_uring is N, and auto falls back to /dev/fuse.
-# enable sets the parameter and serves over io_uring. SIGTERM under load
+# enable sets the parameter and serves over io_uring. When seccomp blocks
+# io_uring_setup, auto falls back and require fails. SIGTERM under load
 # stops a server whose ring threads are busy. The storage manager passes
 # --fuse-uring to its servers and `coffer volume inspect` shows the
 # transport. The parameter's old value is restored on exit.
@@ -57,6 +58,24 @@ for i in $(seq 200); do echo "$i" > "$W/mnt/f$i"; done
 rm -f "$W"/mnt/f*
 grep -q 'event=fuse_transport .*transport=io_uring' "$LOG" || fail "enable did not log io_uring"
 coffer_fuse_unmount "$W/mnt"
+
+step "auto falls back when seccomp blocks io_uring_setup"
+# The kernel still offers io_uring (enable_uring is Y). Accepting it
+# without working rings would make the kernel hold every request.
+: > "$LOG"
+FUSE_WRAPPER="python3 $COFFER_SOURCE_DIR/tests/e2e/fuse/no_io_uring.py" \
+	COFFER_FUSE_URING=auto coffer_fuse_mount "$W/cipher" "$W/mnt" "$W/key"
+timeout 10 sh -c "echo sandboxed > '$W/mnt/s' && cat '$W/mnt/s'" > "$W/s.out" ||
+	fail "the mount hangs or fails when io_uring_setup is blocked"
+[ "$(cat "$W/s.out")" = sandboxed ] || fail "read back '$(cat "$W/s.out")'"
+grep -q 'event=fuse_transport .*transport=dev_fuse.*io_uring_setup failed' "$LOG" ||
+	fail "no dev_fuse fallback logged: $(cat "$LOG")"
+coffer_fuse_unmount "$W/mnt"
+
+step "require fails cleanly when seccomp blocks io_uring_setup"
+expect_fail_with "io_uring_setup failed" python3 "$COFFER_SOURCE_DIR/tests/e2e/fuse/no_io_uring.py" \
+	"$COFFER_BIN" fuse-server --uring require --key-fd 3 "$W/cipher" "$W/mnt" 3<"$W/key"
+! mountpoint -q "$W/mnt" || fail "--uring require mounted without io_uring"
 
 step "SIGTERM stops a server while requests are in flight"
 COFFER_FUSE_URING=require coffer_fuse_mount "$W/cipher" "$W/mnt" "$W/key"

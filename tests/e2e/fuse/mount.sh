@@ -3,9 +3,10 @@
 
 # Starts coffer's FUSE server for CIPHER at MOUNT with the key file KEY and
 # waits until the mount is live. The server's log goes to $E2E_WORK/server.log.
+# FUSE_WRAPPER, when set, is a command that runs the server.
 coffer_fuse_mount() {
 	local cipher=$1 mnt=$2 key=$3 i
-	"$COFFER_BIN" fuse-server --init --key-fd 3 --volume "$(basename "$cipher")" \
+	${FUSE_WRAPPER:-} "$COFFER_BIN" fuse-server --init --key-fd 3 --volume "$(basename "$cipher")" \
 		"$cipher" "$mnt" 3<"$key" >>"$E2E_WORK/server.log" 2>&1 &
 	FUSE_SERVER_PID=$!
 	for ((i = 0; i < 100; i++)); do

@@ -382,6 +382,33 @@ static void settle(bool rings, const char *reason)
 	send_ready(false);
 }
 
+// Stops the server after the INIT reply accepted io_uring but the rings
+// cannot all register. The kernel then holds every request until each CPU
+// queue has an entry, so falling back to /dev/fuse would hang the callers.
+static void fail_accepted(const char *reason)
+{
+	pthread_mutex_lock(&transport.lock);
+	transport.ready_sent = true;
+	pthread_mutex_unlock(&transport.lock);
+	cf_log(CF_LOG_ERROR, "fuse_transport_failed", "volume=%s reason=\"%s\" (io_uring was"
+	       " accepted at INIT, so the kernel holds requests until every CPU queue has a ring;"
+	       " stopping instead; use --uring off or fix the cause)", transport.volume, reason);
+	kill(getpid(), SIGTERM);
+}
+
+// Checks that this process may create a ring with 128-byte SQEs. Container
+// seccomp profiles often reject io_uring_setup, and that must be known
+// before the INIT reply accepts io_uring.
+static int probe_ring(void)
+{
+	struct io_uring ring;
+	struct io_uring_params params = { .flags = IORING_SETUP_SQE128 };
+	int rc = io_uring_queue_init_params(2, &ring, &params);
+	if (rc == 0)
+		io_uring_queue_exit(&ring);
+	return rc;
+}
+
 // ---- ring threads ---------------------------------------------------------------
 
 static void prep_cmd(struct io_uring_sqe *sqe, struct ring_entry *e, uint32_t cmd_op,
@@ -648,7 +675,11 @@ static void report_registration(int rc, struct ring_thread *t)
 	if (every_queue && failed > 0)
 		cf_log(CF_LOG_WARN, "fuse_uring_threads_failed", "volume=%s failed=%u reason=\"%s\""
 		       " (every CPU queue still has a ring thread)", transport.volume, failed, reason);
-	settle(every_queue, reason);
+	if (!every_queue) {
+		fail_accepted(reason);
+		return;
+	}
+	settle(true, reason);
 }
 
 static void *ring_thread_main(void *arg)
@@ -759,7 +790,7 @@ static void rings_start(void)
 	transport.stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (transport.threads == NULL || transport.queue_registered == NULL ||
 	    transport.stop_fd < 0) {
-		settle(false, "out of memory or eventfd failed");
+		fail_accepted("out of memory or eventfd failed");
 		return;
 	}
 
@@ -842,7 +873,10 @@ static ssize_t transport_writev(int fd, struct iovec *iov, int count, void *user
 		return writev(fd, iov, count);
 
 	bool accepted = false;
+	int probe = 0;
 	if (transport.mode != GCFS_URING_OFF && offered)
+		probe = probe_ring();
+	if (transport.mode != GCFS_URING_OFF && offered && probe == 0)
 		accepted = accept_in_init_reply(iov, count);
 	ssize_t n = writev(fd, iov, count);
 	if (n < 0 || transport.mode == GCFS_URING_OFF)
@@ -850,7 +884,12 @@ static ssize_t transport_writev(int fd, struct iovec *iov, int count, void *user
 	if (!offered)
 		settle(false, "the kernel did not offer io_uring at INIT (fuse module parameter"
 			      " enable_uring is N or the kernel lacks CONFIG_FUSE_IO_URING)");
-	else if (!accepted)
+	else if (probe != 0) {
+		char reason[160];
+		snprintf(reason, sizeof(reason), "io_uring_setup failed: %s (a seccomp profile,"
+			 " such as a container runtime's default, may block it)", strerror(-probe));
+		settle(false, reason);
+	} else if (!accepted)
 		settle(false, "INIT failed or its reply has no flags2 field");
 	else
 		rings_start();
