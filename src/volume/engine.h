@@ -40,6 +40,10 @@ struct vol_engine_ops {
 	// storage is already gone.
 	int (*destroy)(void *state, const char *name, struct cf_error *err);
 
+	// Writes the directory that unlock returns for name, locked or not, so
+	// that a container bound to it while the volume is locked is caught.
+	void (*path)(void *state, const char *name, char path[VOL_PATH_MAX]);
+
 	// Writes a short status ("locked", "unlocked", ...) for inspect.
 	int (*status)(void *state, const char *name, char *status, size_t size);
 

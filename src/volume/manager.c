@@ -863,27 +863,44 @@ int vol_lock_all(struct vol_manager *manager, struct cf_error *err)
 	return first;
 }
 
-// Finds the mounted volume whose directory is path, comparing resolved
-// paths so that symlinks or doubled slashes in a runtime's mount list still
-// match. Returns 1 and the name, 0 when path is not a coffer volume.
+// Finds the volume whose directory is path, comparing resolved paths so
+// that symlinks or doubled slashes in a runtime's mount list still match.
+// Returns 1 and the name for a mounted volume, 2 and the name for a volume
+// that is not mounted but whose engine would serve it there, and 0 when
+// path is not a coffer volume.
 static int volume_at_path(struct vol_manager *manager, const char *path,
 			  char name[VOL_NAME_MAX + 1])
 {
-	char wanted[VOL_PATH_MAX], candidate[VOL_PATH_MAX];
+	char wanted[VOL_PATH_MAX], candidate[VOL_PATH_MAX], engine_path[VOL_PATH_MAX];
 	sqlite3_stmt *stmt = NULL;
 	int found = 0;
 
 	if (realpath(path, wanted) == NULL)
 		return 0;
-	if (sqlite3_prepare_v2(manager->db,
-			       "SELECT name, path FROM volumes WHERE state = 'mounted' AND path <> ''",
+	if (sqlite3_prepare_v2(manager->db, "SELECT name, path, state, engine FROM volumes",
 			       -1, &stmt, NULL) != SQLITE_OK)
 		return -EIO;
-	while (!found && sqlite3_step(stmt) == SQLITE_ROW) {
+	while (found != 1 && sqlite3_step(stmt) == SQLITE_ROW) {
+		const char *volume = (const char *)sqlite3_column_text(stmt, 0);
 		const char *volume_path = (const char *)sqlite3_column_text(stmt, 1);
-		if (realpath(volume_path, candidate) != NULL && strcmp(candidate, wanted) == 0) {
-			snprintf(name, VOL_NAME_MAX + 1, "%s", (const char *)sqlite3_column_text(stmt, 0));
+		const char *state = (const char *)sqlite3_column_text(stmt, 2);
+		const char *engine = (const char *)sqlite3_column_text(stmt, 3);
+		bool mounted = state != NULL && strcmp(state, "mounted") == 0 &&
+			       volume_path != NULL && volume_path[0] != '\0';
+		if (mounted && realpath(volume_path, candidate) != NULL &&
+		    strcmp(candidate, wanted) == 0) {
+			snprintf(name, VOL_NAME_MAX + 1, "%s", volume);
 			found = 1;
+			continue;
+		}
+
+		struct engine_slot *slot = engine != NULL ? find_engine(manager, engine) : NULL;
+		if (found == 0 && slot != NULL && slot->state != NULL && slot->ops->path != NULL) {
+			slot->ops->path(slot->state, volume, engine_path);
+			if (realpath(engine_path, candidate) != NULL && strcmp(candidate, wanted) == 0) {
+				snprintf(name, VOL_NAME_MAX + 1, "%s", volume);
+				found = mounted ? 1 : 2;
+			}
 		}
 	}
 	sqlite3_finalize(stmt);
@@ -940,6 +957,20 @@ int vol_claim(struct vol_manager *manager, const char *container_id, const char 
 		}
 		if (match == 0)
 			continue;
+		if (match == 2) {
+			// The runtime still has the volume's directory from an earlier
+			// mount, but coffer does not serve it: the container would write
+			// plaintext to the bare directory underneath.
+			rc = cf_error_set(err, -ENOTCONN,
+					  "volume %s is not mounted by coffer (its storage manager"
+					  " restarted or an unmount failed), so the container would"
+					  " see an unencrypted directory; stop every container that"
+					  " uses it so that the runtime unmounts it, then start them"
+					  " again", names[found]);
+			cf_log(CF_LOG_WARN, "volume.claim_rejected", "volume=%s container=%.64s"
+			       " reason=not_mounted", names[found], container_id);
+			goto out;
+		}
 		if (load_volume(manager, names[found], &info, err) != 0) {
 			rc = err ? err->code : -EIO;
 			goto out;

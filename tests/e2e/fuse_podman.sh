@@ -4,7 +4,9 @@
 # a container writes a SQLite database and a file tree, the volume is
 # locked once the container exits (no FUSE mount left, only gocryptfs
 # ciphertext on the host), a second container reads the same bytes back,
-# and `podman volume rm` destroys the key and the ciphertext.
+# and `podman volume rm` destroys the key and the ciphertext. After a
+# restart of the storage manager, a container that podman would bind to
+# the stale mount directory is rejected.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -82,6 +84,29 @@ key_row=$(sqlite3 "$STORAGE_DIR/keys/keys.db" \
 	"SELECT state, wrapped IS NULL FROM objects WHERE id = '$KEY_ID'")
 [ "$key_row" = "5|1" ] || fail "key $KEY_ID row is '$key_row', expected 5|1 (Destroyed, no material)"
 [ ! -e "$CIPHER_DIR" ] || fail "$CIPHER_DIR still exists after remove"
+step "after a storage manager restart, podman's stale mount is rejected"
+# podman keeps counting a volume as mounted across a restart of the
+# manager and does not call Mount again, so a new container would get the
+# bare mount directory. The OCI hook's claim must stop it.
+STALE=fuse_podman_stale
+STALE_DIR=$STORAGE_DIR/mounts/$STALE
+on_exit "podman_cmd volume rm -f $STALE"
+on_exit "podman_cmd rm -f -t 0 fuse-podman-holder"
+podman_cmd volume create --driver "$PLUGIN_NAME" -o engine=fuse "$STALE" >/dev/null
+podman_cmd run -d "${PODMAN_RUN[@]}" --name fuse-podman-holder -v "$STALE:/data" "$IMAGE" \
+	sleep 300 >/dev/null || fail "the holder container did not start"
+kill -TERM "$STORAGE_PID"
+wait "$STORAGE_PID" || true
+storage_start
+if podman_cmd run --rm "${PODMAN_RUN[@]}" --name fuse-podman-late -v "$STALE:/data" "$IMAGE" \
+	sh -c 'echo leaked > /data/leak' 2>"$E2E_WORK/late.err"; then
+	fail "a container started on $STALE while coffer did not serve it"
+fi
+[ ! -e "$STALE_DIR/leak" ] || fail "a container wrote plaintext to $STALE_DIR"
+grep -q "volume=$STALE .*reason=not_mounted" "$STORAGE_LOG" ||
+	fail "the claim was not rejected as not mounted: $(cat "$E2E_WORK/late.err")"
+podman_cmd rm -f -t 0 fuse-podman-holder >/dev/null
+
 storage_stop
 fuse_transport_check "$STORAGE_LOG"
 echo "PASS"

@@ -269,6 +269,14 @@ static void claims_enforce_one_container(void **state)
 
 	assert_int_equal(vol_unmount(fx.manager, "claimed", "podman-pseudo-id", NULL), 0);
 	assert_int_equal(vol_unmount(fx.manager, "claimed-shared", "podman-pseudo-id", NULL), 0);
+
+	// A runtime that still lists a locked volume's directory is rejected:
+	// the container would see the bare directory, not the volume.
+	struct cf_error locked_err = { 0 };
+	assert_int_equal(vol_claim(fx.manager, "fifth", paths, 2, &locked_err), -ENOTCONN);
+	assert_non_null(strstr(locked_err.message, "not mounted by coffer"));
+	assert_int_equal(vol_claim(fx.manager, "fifth", paths, 1, NULL), 0);
+	assert_int_equal(vol_release(fx.manager, "fifth", NULL), 0);
 	assert_int_equal(vol_remove(fx.manager, "claimed", NULL), 0);
 	assert_int_equal(vol_remove(fx.manager, "claimed-shared", NULL), 0);
 }

@@ -660,6 +660,11 @@ static int fscrypt_foreach(void *opaque, int (*visit)(const char *name, void *ar
 	return rc;
 }
 
+static void fscrypt_path(void *opaque, const char *name, char path[VOL_PATH_MAX])
+{
+	volume_dir(opaque, name, path, VOL_PATH_MAX);
+}
+
 const struct vol_engine_ops vol_engine_fscrypt = {
 	.name = "fscrypt",
 	.probe = fscrypt_probe,
@@ -669,6 +674,7 @@ const struct vol_engine_ops vol_engine_fscrypt = {
 	.unlock = fscrypt_unlock,
 	.lock = fscrypt_lock,
 	.destroy = fscrypt_destroy,
+	.path = fscrypt_path,
 	.status = fscrypt_status,
 	.exists = fscrypt_exists,
 	.foreach = fscrypt_foreach,

@@ -537,6 +537,11 @@ static void fuse_close(void *opaque)
 	free(state);
 }
 
+static void fuse_path(void *opaque, const char *name, char path[VOL_PATH_MAX])
+{
+	mount_dir(opaque, name, path, VOL_PATH_MAX);
+}
+
 const struct vol_engine_ops vol_engine_fuse = {
 	.name = "fuse",
 	.probe = fuse_probe,
@@ -546,6 +551,7 @@ const struct vol_engine_ops vol_engine_fuse = {
 	.unlock = fuse_unlock,
 	.lock = fuse_lock,
 	.destroy = fuse_destroy,
+	.path = fuse_path,
 	.status = fuse_status,
 	.exists = fuse_exists,
 	.foreach = fuse_foreach,
