@@ -943,7 +943,9 @@ int gcfs_uring_prepare(enum gcfs_uring_mode mode, struct cf_error *err)
 	int rc = read_enable_param(&enabled);
 	if (rc != 0 || !enabled)
 		return cf_error_set(err, rc != 0 ? rc : -EOPNOTSUPP, "FUSE over io_uring is required"
-				    " but %s %s; set it to Y (or use --uring enable as root)",
+				    " but %s %s; set it to Y, or use mode enable as root"
+				    " (storage serve --fuse-uring enable, fuse-server --uring"
+				    " enable)",
 				    ENABLE_URING_PARAM, rc != 0 ? "is missing" : "is N");
 	return 0;
 }
