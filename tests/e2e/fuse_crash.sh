@@ -61,11 +61,11 @@ step "the manager restarts the server and remounts $MNT"
 for ((i = 0; i < 100; i++)); do
 	status=$("$COFFER_BIN" volume inspect --admin-socket "$ADMIN_SOCKET" --format json "$VOLUME" |
 		jq -r .status)
-	case "$status" in *"restarted 1 times"*) break ;; esac
+	case "$status" in *"restarts: 1"*) break ;; esac
 	sleep 0.1
 done
 echo "status: $status"
-case "$status" in *"restarted 1 times"*) ;; *) fail "server was not restarted: $status" ;; esac
+case "$status" in *"restarts: 1"*) ;; *) fail "server was not restarted: $status" ;; esac
 grep -q "event=fuse.server_exited volume=$VOLUME" "$STORAGE_LOG" || fail "the crash was not logged"
 mountpoint -q "$MNT" || fail "$MNT is not mounted after the restart"
 

@@ -484,7 +484,7 @@ static int fuse_status(void *opaque, const char *name, char *status, size_t size
 	else if ((*slot)->failed)
 		snprintf(status, size, "failed: server crashed %u times", (*slot)->restarts);
 	else if ((*slot)->restarts > 0)
-		snprintf(status, size, "unlocked (server pid %d, %s, restarted %u times)",
+		snprintf(status, size, "unlocked (server pid %d, %s, restarts: %u)",
 			 (int)(*slot)->pid, (*slot)->uring ? "io_uring" : "/dev/fuse",
 			 (*slot)->restarts);
 	else
