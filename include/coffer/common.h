@@ -100,6 +100,13 @@ int cf_mkdir_p(const char *dir, unsigned mode, struct cf_error *err);
 int cf_read_file(const char *path, size_t max, char **data, size_t *size,
 		 struct cf_error *err);
 
+// Calls visit for each entry of /proc/self/mountinfo with its mount point,
+// file system type and source, until visit returns nonzero. Returns that
+// value, 0 after the last entry, or -errno when the table cannot be read.
+int cf_mount_foreach(int (*visit)(const char *mount_point, const char *fstype,
+				  const char *source, void *arg),
+		     void *arg);
+
 // Disables core dumps and ptrace attach for this process, as every daemon
 // holding keys must (prctl PR_SET_DUMPABLE 0 and RLIMIT_CORE 0).
 int cf_harden_process(struct cf_error *err);

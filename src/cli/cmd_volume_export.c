@@ -91,32 +91,33 @@ out:
 	return rc;
 }
 
+struct fuse_mount_lookup {
+	char source[VOL_NAME_MAX + 16]; // "coffer:NAME", the fuse server's fsname
+	char mount_point[VOL_PATH_MAX];
+};
+
+// Finds the first coffer fuse mount of the volume and records its mount point.
+static int find_fuse_mount(const char *mount_point, const char *fstype, const char *source,
+			   void *arg)
+{
+	struct fuse_mount_lookup *lookup = arg;
+	if (strcmp(fstype, "fuse.coffer") != 0 || strcmp(source, lookup->source) != 0)
+		return 0;
+	snprintf(lookup->mount_point, sizeof(lookup->mount_point), "%s", mount_point);
+	return 1;
+}
+
 // Warns when a coffer fuse server has the volume mounted: gocryptfs must
 // not serve the same ciphertext at the same time, because two servers that
 // cache names and file headers each overwrite the other's changes.
 static void warn_if_mounted(const char *name)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-	if (f == NULL)
-		return;
-
-	char line[4096], source[512];
-	snprintf(source, sizeof(source), "coffer:%s", name);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char mount_point[2048], fstype[64], src[512];
-		const char *tail = strstr(line, " - ");
-		if (tail == NULL || sscanf(tail, " - %63s %511s", fstype, src) != 2)
-			continue;
-		if (strcmp(fstype, "fuse.coffer") != 0 || strcmp(src, source) != 0)
-			continue;
-		if (sscanf(line, "%*s %*s %*s %*s %2047s", mount_point) != 1)
-			continue;
+	struct fuse_mount_lookup lookup = { .mount_point = "" };
+	snprintf(lookup.source, sizeof(lookup.source), "coffer:%s", name);
+	if (cf_mount_foreach(find_fuse_mount, &lookup) == 1)
 		fprintf(stderr, "coffer: warning: volume %s is mounted at %s by its coffer fuse"
 			" server; unmount it before you mount its ciphertext with gocryptfs\n",
-			name, mount_point);
-		break;
-	}
-	fclose(f);
+			name, lookup.mount_point);
 }
 
 // Prints the master key in hex and wipes it.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Small helpers: hex, directories, whole-file reads, process hardening.
+// Small helpers: hex, directories, whole-file reads, the mount table,
+// process hardening.
 
 #include <coffer/common.h>
 
@@ -120,6 +121,29 @@ int cf_read_file(const char *path, size_t max, char **data, size_t *size,
 out:
 	free(buf);
 	close(fd);
+	return rc;
+}
+
+int cf_mount_foreach(int (*visit)(const char *mount_point, const char *fstype,
+				  const char *source, void *arg),
+		     void *arg)
+{
+	FILE *info = fopen("/proc/self/mountinfo", "r");
+	if (info == NULL)
+		return -errno;
+
+	// Fields: id parent major:minor root mountpoint options ... - type source.
+	char line[3 * 4096];
+	int rc = 0;
+	while (rc == 0 && fgets(line, sizeof(line), info) != NULL) {
+		char mount_point[4096], fstype[256], source[4096];
+		const char *tail = strstr(line, " - ");
+		if (tail == NULL || sscanf(line, "%*s %*s %*s %*s %4095s", mount_point) != 1 ||
+		    sscanf(tail, " - %255s %4095s", fstype, source) != 2)
+			continue;
+		rc = visit(mount_point, fstype, source, arg);
+	}
+	fclose(info);
 	return rc;
 }
 

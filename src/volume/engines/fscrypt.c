@@ -150,32 +150,36 @@ static int make_pool_image(struct fscrypt_state *state, const struct vol_config 
 	return 0;
 }
 
+struct mount_lookup {
+	const char *mount_point;
+	char source[VOL_PATH_MAX];
+};
+
+// Records the source of the last mount on lookup->mount_point (the one on top).
+static int note_source(const char *mount_point, const char *fstype, const char *source,
+		       void *arg)
+{
+	(void)fstype;
+	struct mount_lookup *lookup = arg;
+	if (strcmp(mount_point, lookup->mount_point) == 0)
+		snprintf(lookup->source, sizeof(lookup->source), "%s", source);
+	return 0;
+}
+
 // Finds the loop device mounted on mountpoint in /proc/self/mountinfo and
 // checks that its backing file is image. Returns 0 when it is, -EEXIST when
 // something else is mounted there.
 static int check_pool_mount(const char *mountpoint, const char *image, struct cf_error *err)
 {
-	char wanted_mount[VOL_PATH_MAX], wanted_image[VOL_PATH_MAX], line[2 * VOL_PATH_MAX];
-	char device[VOL_PATH_MAX] = "";
-	FILE *info = fopen("/proc/self/mountinfo", "r");
+	char wanted_mount[VOL_PATH_MAX], wanted_image[VOL_PATH_MAX];
+	struct mount_lookup lookup = { .mount_point = wanted_mount };
 
-	if (realpath(mountpoint, wanted_mount) == NULL || realpath(image, wanted_image) == NULL ||
-	    info == NULL) {
-		if (info != NULL)
-			fclose(info);
+	if (realpath(mountpoint, wanted_mount) == NULL || realpath(image, wanted_image) == NULL)
 		return cf_error_set(err, -errno, "cannot inspect the mount on %s", mountpoint);
-	}
-	// Fields: id parent major:minor root mountpoint options ... - type source.
-	while (fgets(line, sizeof(line), info) != NULL) {
-		char mounted_on[VOL_PATH_MAX], source[VOL_PATH_MAX];
-		const char *tail = strstr(line, " - ");
-		if (tail == NULL || sscanf(line, "%*s %*s %*s %*s %4095s", mounted_on) != 1 ||
-		    sscanf(tail, " - %*s %4095s", source) != 1)
-			continue;
-		if (strcmp(mounted_on, wanted_mount) == 0)
-			snprintf(device, sizeof(device), "%s", source);
-	}
-	fclose(info);
+	int rc = cf_mount_foreach(note_source, &lookup);
+	if (rc != 0)
+		return cf_error_set(err, rc, "cannot inspect the mount on %s", mountpoint);
+	const char *device = lookup.source;
 
 	char backing_path[VOL_PATH_MAX], backing[VOL_PATH_MAX] = "";
 	const char *name = strrchr(device, '/');
