@@ -1783,6 +1783,31 @@ static int read_long_name(int dirfd, const char *disk, char encoded[GCFS_ENCODED
 	return 0;
 }
 
+// Decrypts the on-disk name disk of the directory dirfd into plain.
+// Returns 1 when it decrypts, 0 for an entry that is not a name (the IV
+// file, gocryptfs.conf in the root, a long name's .name file), -ENODATA
+// when a long name's .name file cannot be read, and -EINVAL when the name
+// does not decrypt.
+static int decrypt_disk_name(struct gcfs_ctx *ctx, int dirfd,
+			     const uint8_t diriv[GCFS_DIRIV_SIZE], const char *disk, bool root,
+			     char plain[GCFS_NAME_MAX + 1])
+{
+	char encoded[GCFS_ENCODED_BUF];
+
+	if (strcmp(disk, GCFS_DIRIV_NAME) == 0 || (root && strcmp(disk, GCFS_CONF_NAME) == 0))
+		return 0;
+	int kind = gcfs_longname_kind(disk);
+	if (kind == 2)
+		return 0;
+	if (kind == 1) {
+		if (read_long_name(dirfd, disk, encoded) != 0)
+			return -ENODATA;
+	} else {
+		snprintf(encoded, sizeof(encoded), "%s", disk);
+	}
+	return gcfs_name_decrypt(ctx, diriv, encoded, plain) == 0 ? 1 : -EINVAL;
+}
+
 // Lists a directory once at opendir: names decrypted, the IV file, the
 // gocryptfs.conf in the root and .name files hidden, and entries that do
 // not decrypt skipped (they are not ours to show).
@@ -1814,31 +1839,18 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	size_t skipped = 0;
 	while (rc == 0 && (de = readdir(d)) != NULL) {
 		const char *disk = de->d_name;
-		char plain[GCFS_NAME_MAX + 1], encoded[GCFS_ENCODED_BUF];
+		char plain[GCFS_NAME_MAX + 1];
 
 		if (strcmp(disk, ".") == 0 || strcmp(disk, "..") == 0) {
 			rc = dir_handle_add(h, &cap, disk, disk, de->d_ino, de->d_type);
 			continue;
 		}
-		if (strcmp(disk, GCFS_DIRIV_NAME) == 0 ||
-		    (n == &server.root && strcmp(disk, GCFS_CONF_NAME) == 0))
-			continue;
-		int kind = gcfs_longname_kind(disk);
-		if (kind == 2)
-			continue;
-		if (kind == 1) {
-			if (read_long_name(dirfd(d), disk, encoded) != 0) {
-				skipped++;
-				continue;
-			}
-		} else {
-			snprintf(encoded, sizeof(encoded), "%s", disk);
-		}
-		if (gcfs_name_decrypt(w->ctx, diriv, encoded, plain) != 0) {
+		int decrypted = decrypt_disk_name(w->ctx, dirfd(d), diriv, disk,
+						  n == &server.root, plain);
+		if (decrypted < 0)
 			skipped++;
-			continue;
-		}
-		rc = dir_handle_add(h, &cap, plain, disk, de->d_ino, de->d_type);
+		if (decrypted == 1)
+			rc = dir_handle_add(h, &cap, plain, disk, de->d_ino, de->d_type);
 	}
 	closedir(d);
 	if (skipped > 0)
@@ -2052,22 +2064,13 @@ static int check_root_key(const uint8_t diriv[GCFS_DIRIV_SIZE], struct cf_error 
 	size_t tried = 0, decrypted = 0;
 	struct dirent *de;
 	while (tried < KEY_CHECK_NAMES && decrypted == 0 && (de = readdir(d)) != NULL) {
-		const char *disk = de->d_name;
-		char plain[GCFS_NAME_MAX + 1], encoded[GCFS_ENCODED_BUF];
-		if (disk[0] == '.' || strcmp(disk, GCFS_DIRIV_NAME) == 0 ||
-		    strcmp(disk, GCFS_CONF_NAME) == 0)
+		char plain[GCFS_NAME_MAX + 1];
+		if (de->d_name[0] == '.')
 			continue;
-		int kind = gcfs_longname_kind(disk);
-		if (kind == 2)
-			continue;
-		if (kind == 1) {
-			if (read_long_name(dirfd(d), disk, encoded) != 0)
-				continue;
-		} else {
-			snprintf(encoded, sizeof(encoded), "%s", disk);
-		}
-		tried++;
-		if (gcfs_name_decrypt(ctx, diriv, encoded, plain) == 0)
+		int result = decrypt_disk_name(ctx, dirfd(d), diriv, de->d_name, true, plain);
+		if (result == 1 || result == -EINVAL)
+			tried++;
+		if (result == 1)
 			decrypted++;
 	}
 	closedir(d);
