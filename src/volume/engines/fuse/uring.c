@@ -13,14 +13,15 @@
 // thread rebuilds the /dev/fuse form of a request in front of its payload
 // (no payload bytes are copied) and runs libfuse's normal dispatch with
 // fuse_session_process_buf(). The handler's reply reaches the writev
-// function on the same thread, which copies it into the entry; the thread
+// function on the same thread, which copies it into the entry. The thread
 // then commits it and fetches the next request in one COMMIT_AND_FETCH.
 // READs and WRITEs of 64 KiB or more are the exception: the ring thread
 // hands them to an unpinned offload thread and waits, so the crypto of one
 // reader's readahead can run on another CPU than the reader.
 //
-// libfuse's /dev/fuse loop keeps running: it serves INIT, FORGET, INTERRUPT
-// and the requests queued before the rings were ready.
+// libfuse's /dev/fuse loop keeps running for INIT, FORGET and INTERRUPT.
+// After an INIT reply that accepts io_uring, the kernel makes other
+// requests wait until every CPU queue has a ring entry.
 //
 // Limits: a handler must reply on the thread that called it (coffer's
 // handlers all do); a reply from another thread would go to /dev/fuse and
@@ -267,8 +268,8 @@ int gcfs_uring_request_build(const struct gcfs_fuse_uring_req_header *header,
 
 	// Linux 6.18 sets len to the size of the whole request as it would
 	// appear on /dev/fuse, so the per-opcode header is what remains.
-	// NOTE: the table is for a kernel that leaves len 0 on this path; no
-	// such kernel was seen, so that branch ran only in unit tests.
+	// NOTE: the table serves a kernel that leaves len 0 on this path. No
+	// such kernel was seen, so that branch has run only in unit tests.
 	size_t op_size;
 	if (in.len != 0) {
 		if (in.len < sizeof(in) + payload_size)
@@ -383,16 +384,17 @@ static void settle(bool rings, const char *reason)
 }
 
 // Stops the server after the INIT reply accepted io_uring but the rings
-// cannot all register. The kernel then holds every request until each CPU
-// queue has an entry, so falling back to /dev/fuse would hang the callers.
+// cannot all register. The kernel then makes every request wait until each
+// CPU queue has an entry, so falling back to /dev/fuse would hang the callers.
 static void fail_accepted(const char *reason)
 {
 	pthread_mutex_lock(&transport.lock);
 	transport.ready_sent = true;
 	pthread_mutex_unlock(&transport.lock);
-	cf_log(CF_LOG_ERROR, "fuse_transport_failed", "volume=%s reason=\"%s\" (io_uring was"
-	       " accepted at INIT, so the kernel holds requests until every CPU queue has a ring;"
-	       " stopping instead; use --uring off or fix the cause)", transport.volume, reason);
+	cf_log(CF_LOG_ERROR, "fuse_transport_failed", "volume=%s reason=\"%s\" hint=\"io_uring"
+	       " was accepted at INIT and the kernel keeps requests waiting until every CPU queue"
+	       " has a ring, so the server stops; fix the cause or use --uring off\"",
+	       transport.volume, reason);
 	kill(getpid(), SIGTERM);
 }
 
