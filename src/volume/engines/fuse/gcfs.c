@@ -492,7 +492,7 @@ int gcfs_name_decrypt(struct gcfs_ctx *ctx, const uint8_t diriv[GCFS_DIRIV_SIZE]
 	if (rc != 0)
 		goto out;
 
-	rc = -EINVAL;
+	rc = -EBADMSG;
 	uint8_t pad = buf[size - 1];
 	if (pad == 0 || pad > 16 || pad > size)
 		goto out;

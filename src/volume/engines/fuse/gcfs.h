@@ -117,9 +117,10 @@ int gcfs_base64_decode(const char *in, size_t len, uint8_t *out, size_t out_size
 int gcfs_name_encrypt(struct gcfs_ctx *ctx, const uint8_t diriv[GCFS_DIRIV_SIZE],
 		      const char *name, char out[GCFS_ENCODED_BUF]);
 
-// Decrypts an encoded name. Returns 0 or -EINVAL when it is not valid
-// base64, not a whole number of blocks, has bad padding, or decrypts to a
-// name that contains '/' or NUL or is "." or "..".
+// Decrypts an encoded name and returns 0 or a negative errno. -EINVAL:
+// not an encrypted name at all (not valid base64, not a whole number of
+// blocks). -EBADMSG: a wrong key or a damaged name (bad padding, or a name
+// that contains '/' or NUL or is "." or "..").
 int gcfs_name_decrypt(struct gcfs_ctx *ctx, const uint8_t diriv[GCFS_DIRIV_SIZE],
 		      const char *encoded,
 		      char out[GCFS_NAME_MAX + 1]);

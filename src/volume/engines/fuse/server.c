@@ -1786,8 +1786,8 @@ static int read_long_name(int dirfd, const char *disk, char encoded[GCFS_ENCODED
 // Decrypts the on-disk name disk of the directory dirfd into plain.
 // Returns 1 when it decrypts, 0 for an entry that is not a name (the IV
 // file, gocryptfs.conf in the root, a long name's .name file), -ENODATA
-// when a long name's .name file cannot be read, and -EINVAL when the name
-// does not decrypt.
+// when a long name's .name file cannot be read, -EINVAL when the name is
+// not an encrypted name, and -EBADMSG when it is one that does not decrypt.
 static int decrypt_disk_name(struct gcfs_ctx *ctx, int dirfd,
 			     const uint8_t diriv[GCFS_DIRIV_SIZE], const char *disk, bool root,
 			     char plain[GCFS_NAME_MAX + 1])
@@ -1805,7 +1805,8 @@ static int decrypt_disk_name(struct gcfs_ctx *ctx, int dirfd,
 	} else {
 		snprintf(encoded, sizeof(encoded), "%s", disk);
 	}
-	return gcfs_name_decrypt(ctx, diriv, encoded, plain) == 0 ? 1 : -EINVAL;
+	int rc = gcfs_name_decrypt(ctx, diriv, encoded, plain);
+	return rc == 0 ? 1 : rc;
 }
 
 // Lists a directory once at opendir: names decrypted, the IV file, the
@@ -2040,45 +2041,96 @@ static void raise_nofile_limit(void)
 		       " descriptor; raise RLIMIT_NOFILE for large trees)", (uintmax_t)rl.rlim_cur);
 }
 
-// Rejects a key that decrypts none of the root directory's names. A wrong
-// key would otherwise show an empty volume, and an application that finds
-// its data directory empty may create a new one over the old data. Only a
-// sample of names is tried, and an empty root passes.
+// Rejects a key that decrypts at most half of a sample of the volume's
+// names. A wrong key would otherwise show an empty volume, and an
+// application that finds its data directory empty may create a new one
+// over the old data. By our estimate a wrong key still decrypts about one
+// name in 256, whose padding checks out by chance, so one success proves
+// nothing. The sample takes up to KEY_CHECK_NAMES encrypted names from the
+// ciphertext directories, breadth first from the root, so that a small
+// root does not decide alone. A volume without encrypted names passes.
 #define KEY_CHECK_NAMES 64
-static int check_root_key(const uint8_t diriv[GCFS_DIRIV_SIZE], struct cf_error *err)
+#define KEY_CHECK_DIRS 16
+
+struct key_sample {
+	struct gcfs_ctx *ctx;
+	size_t tried, decrypted;
+	int dirs[KEY_CHECK_DIRS]; // O_PATH descriptors still to sample
+	size_t queued, next;
+};
+
+// Reads the IV of the ciphertext directory dir; false when it has none.
+static bool sample_dir_iv(int dir, uint8_t diriv[GCFS_DIRIV_SIZE])
 {
-	struct gcfs_ctx *ctx = NULL;
-	int rc = gcfs_ctx_new(&ctx, server.keys);
-	if (rc != 0)
-		return cf_error_set(err, rc, "cannot set up the name cipher");
-	int fd = openat(server.root.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(dir, GCFS_DIRIV_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	bool ok = read_full(fd, diriv, GCFS_DIRIV_SIZE, 0) == GCFS_DIRIV_SIZE;
+	close(fd);
+	return ok;
+}
+
+// Tries the names of the ciphertext directory dir and queues its
+// subdirectories. Returns 0 or a negative errno when it cannot be listed.
+static int sample_dir(struct key_sample *k, int dir, bool root)
+{
+	uint8_t diriv[GCFS_DIRIV_SIZE];
+	if (!sample_dir_iv(dir, diriv))
+		return 0;
+	int fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	if (d == NULL) {
-		rc = -errno;
+		int rc = -errno;
 		if (fd >= 0)
 			close(fd);
-		gcfs_ctx_free(ctx);
-		return cf_error_set(err, rc, "cannot list ciphertext directory %s: %s",
-				    server.options->cipher_dir, strerror(-rc));
+		return rc;
 	}
-	size_t tried = 0, decrypted = 0;
 	struct dirent *de;
-	while (tried < KEY_CHECK_NAMES && decrypted == 0 && (de = readdir(d)) != NULL) {
+	while (k->tried < KEY_CHECK_NAMES && (de = readdir(d)) != NULL) {
 		char plain[GCFS_NAME_MAX + 1];
 		if (de->d_name[0] == '.')
 			continue;
-		int result = decrypt_disk_name(ctx, dirfd(d), diriv, de->d_name, true, plain);
-		if (result == 1 || result == -EINVAL)
-			tried++;
+		int result = decrypt_disk_name(k->ctx, dirfd(d), diriv, de->d_name, root, plain);
+		if (result == 1 || result == -EBADMSG)
+			k->tried++;
 		if (result == 1)
-			decrypted++;
+			k->decrypted++;
+		if ((result == 1 || result == -EBADMSG) && de->d_type == DT_DIR &&
+		    k->queued < KEY_CHECK_DIRS) {
+			int sub = openat(dirfd(d), de->d_name,
+					 O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				k->dirs[k->queued++] = sub;
+		}
 	}
 	closedir(d);
-	gcfs_ctx_free(ctx);
-	if (tried > 0 && decrypted == 0)
-		return cf_error_set(err, -EKEYREJECTED, "invalid key: it decrypts none of the %zu"
+	return 0;
+}
+
+static int check_root_key(struct cf_error *err)
+{
+	struct key_sample k = { 0 };
+	int rc = gcfs_ctx_new(&k.ctx, server.keys);
+	if (rc != 0)
+		return cf_error_set(err, rc, "cannot set up the name cipher");
+	rc = sample_dir(&k, server.root.fd, true);
+	if (rc != 0) {
+		cf_error_set(err, rc, "cannot list ciphertext directory %s: %s",
+			     server.options->cipher_dir, strerror(-rc));
+	}
+	for (; k.next < k.queued; k.next++) {
+		if (rc == 0 && k.tried < KEY_CHECK_NAMES)
+			(void)sample_dir(&k, k.dirs[k.next], false);
+		close(k.dirs[k.next]);
+	}
+	gcfs_ctx_free(k.ctx);
+	if (rc != 0)
+		return rc;
+	if (k.tried > 0 && k.decrypted * 2 <= k.tried)
+		return cf_error_set(err, -EKEYREJECTED, "invalid key: it decrypts %zu of the %zu"
 				    " names tried in %s, so it is not this volume's key (mounting"
-				    " would show an empty volume)", tried, server.options->cipher_dir);
+				    " would show an empty volume)", k.decrypted, k.tried,
+				    server.options->cipher_dir);
 	return 0;
 }
 
@@ -2160,7 +2212,7 @@ int gcfs_server_run(const struct gcfs_server_options *options,
 			     options->cipher_dir, GCFS_DIRIV_NAME);
 		goto out_root;
 	}
-	rc = check_root_key(iv, err);
+	rc = check_root_key(err);
 	if (rc != 0)
 		goto out_root;
 
