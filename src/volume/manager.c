@@ -311,6 +311,12 @@ static int open_engines(struct vol_manager *manager, const struct vol_config *co
 		if (slot->probe_rc != 0) {
 			snprintf(slot->reason, sizeof(slot->reason), "%s", probe_err.message);
 			slot->state = NULL;
+			// A pool named on purpose that cannot work is a configuration
+			// error, not a reason to fall back to another engine quietly.
+			if (config->pool_path != NULL && strcmp(list[i]->name, "fscrypt") == 0)
+				return cf_error_set(err, slot->probe_rc, "the fscrypt pool %s given"
+						    " with --pool is unusable: %s",
+						    config->pool_path, probe_err.message);
 			cf_log(CF_LOG_WARN, "volume.engine_unavailable", "engine=%s error=\"%s\"",
 			       list[i]->name, probe_err.message);
 			continue;
