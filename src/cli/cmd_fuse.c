@@ -133,10 +133,13 @@ int cmd_fuse_server(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
-	if (argc - optind != 2 || key_fd < 0) {
-		fuse_server_usage(stderr);
-		return CLI_EXIT_USAGE;
-	}
+	if (argc - optind != 2)
+		return cli_usage_error("fuse-server needs CIPHER_DIR and MOUNT_POINT, got %d"
+				       " arguments; run 'coffer fuse-server --help' for the usage",
+				       argc - optind);
+	if (key_fd < 0)
+		return cli_usage_error("missing --key-fd: the descriptor to read the 32-byte"
+				       " volume key from; run 'coffer fuse-server --help'");
 	options.cipher_dir = argv[optind];
 	options.mount_point = argv[optind + 1];
 	if (options.volume == NULL) {
