@@ -154,7 +154,12 @@ static int volume_create(int argc, char **argv)
 			    "Creates an encrypted volume with its own key.\n\n"
 			    "Options:\n"
 			    "  -o, --opt KEY=VALUE   a volume option, as for 'docker volume create -o';\n"
-			    "                        repeat for several\n",
+			    "                        repeat for several:\n"
+			    "      engine=fscrypt|fuse|auto  where the volume is encrypted; auto\n"
+			    "                        (the default) picks fscrypt where the kernel's\n"
+			    "                        AES-XTS is hardware accelerated, else fuse\n"
+			    "      shared=true|false  let several containers mount it at once\n"
+			    "                        (default false)\n",
 			    true, false, true, &args);
 	if (rc >= 0) {
 		json_decref(args.options);
