@@ -41,12 +41,20 @@ step() {
 	printf '\n%s== Step %d: %s%s\n' "$bold" "$step_number" "$*" "$plain"
 }
 
-# Prints a command, then runs it. pm is shown as podman: every podman
-# command here also gets the private storage root options.
+# Prints a command as it could be pasted into a shell, then runs it. pm is
+# shown as podman: every podman command here also gets the private storage
+# root options. Words with spaces or shell characters are single-quoted.
 show() {
-	local shown=("$@")
+	local shown=("$@") word line="$" quote="'\\''"
 	[ "${shown[0]}" = pm ] && shown[0]=podman
-	printf '$ %s\n' "${shown[*]}"
+	for word in "${shown[@]}"; do
+		if [[ "$word" =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+			line+=" $word"
+		else
+			line+=" '${word//\'/$quote}'"
+		fi
+	done
+	printf '%s\n' "$line"
 	"$@"
 }
 
