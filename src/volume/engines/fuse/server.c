@@ -2037,8 +2037,8 @@ static void raise_nofile_limit(void)
 	}
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 65536)
-		cf_log(CF_LOG_WARN, "fuse_nofile_limit_low", "limit=%ju (each open inode needs a"
-		       " descriptor; raise RLIMIT_NOFILE for large trees)", (uintmax_t)rl.rlim_cur);
+		cf_log(CF_LOG_WARN, "fuse_nofile_limit_low", "limit=%ju hint=\"each open inode"
+		       " needs a descriptor; raise RLIMIT_NOFILE for large trees\"", (uintmax_t)rl.rlim_cur);
 }
 
 // Rejects a key that decrypts at most half of a sample of the volume's

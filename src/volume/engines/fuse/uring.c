@@ -373,7 +373,7 @@ static void settle(bool rings, const char *reason)
 	}
 	if (uring_required()) {
 		cf_log(CF_LOG_ERROR, "fuse_transport_failed", "volume=%s mode=%s reason=\"%s\""
-		       " (io_uring is required; use --uring auto to fall back to /dev/fuse)",
+		       " hint=\"io_uring is required; use --uring auto to fall back to /dev/fuse\"",
 		       transport.volume, gcfs_uring_mode_name(transport.mode), reason);
 		kill(getpid(), SIGTERM);
 		return;
@@ -676,7 +676,7 @@ static void report_registration(int rc, struct ring_thread *t)
 
 	if (every_queue && failed > 0)
 		cf_log(CF_LOG_WARN, "fuse_uring_threads_failed", "volume=%s failed=%u reason=\"%s\""
-		       " (every CPU queue still has a ring thread)", transport.volume, failed, reason);
+		       " every_queue=yes", transport.volume, failed, reason);
 	if (!every_queue) {
 		fail_accepted(reason);
 		return;
@@ -925,8 +925,8 @@ static int write_enable_param(struct cf_error *err)
 				    " with CONFIG_FUSE_IO_URING)", ENABLE_URING_PARAM, strerror(-rc));
 	}
 	close(fd);
-	cf_log(CF_LOG_INFO, "fuse_uring_enabled", "param=%s value=Y (kernel-wide; only FUSE"
-	       " servers that request io_uring use it)", ENABLE_URING_PARAM);
+	cf_log(CF_LOG_INFO, "fuse_uring_enabled", "param=%s value=Y scope=kernel hint=\"only"
+	       " FUSE servers that request io_uring use it\"", ENABLE_URING_PARAM);
 	return 0;
 }
 
