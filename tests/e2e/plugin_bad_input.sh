@@ -145,6 +145,11 @@ expect_cli 1 "another process is already serving on $PLUGIN_SOCKET" \
 	"$COFFER_BIN" storage serve --state-dir "$E2E_WORK/second" \
 	--plugin-socket "$PLUGIN_SOCKET" --admin-socket "$E2E_WORK/a2.sock"
 [ -S "$PLUGIN_SOCKET" ] || fail "the rejected second server removed the live plugin socket"
+expect_cli 1 "given with --pool is unusable" \
+	"$COFFER_BIN" storage serve --state-dir "$E2E_WORK/third" --pool "$E2E_WORK/no_pool" \
+	--plugin-socket "$E2E_WORK/p3.sock" --admin-socket "$E2E_WORK/a3.sock"
+expect_cli 2 "fuse-server needs CIPHER_DIR and MOUNT_POINT" "$COFFER_BIN" fuse-server
+expect_cli 2 "missing --key-fd" "$COFFER_BIN" fuse-server "$E2E_WORK/c" "$E2E_WORK/m"
 expect_cli 0 "Usage: coffer volume create" coffer_volume create --help
 expect_cli 0 "Usage: coffer storage serve" "$COFFER_BIN" storage serve --help
 expect_cli 0 "Commands:" "$COFFER_BIN" --help
