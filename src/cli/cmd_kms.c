@@ -517,22 +517,24 @@ static int parse_client_args(int argc, char **argv, bool needs_id, struct client
 				return rc;
 			break;
 		case 'h':
-			client_usage(stdout, argv[0]);
+			client_usage(stdout, cli_command_word(argv[0]));
 			return -1;
 		default:
-			client_usage(stderr, argv[0]);
+			client_usage(stderr, cli_command_word(argv[0]));
 			return CLI_EXIT_USAGE;
 		}
 	}
 	if (needs_id) {
 		if (optind != argc - 1)
-			return cli_usage_error("kms %s needs exactly one key ID", argv[0]);
+			return cli_usage_error("kms %s needs exactly one key ID",
+					       cli_command_word(argv[0]));
 		a->id = argv[optind];
 	} else if (optind < argc) {
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 	}
 	if (a->cert == NULL || a->key == NULL || a->ca == NULL)
-		return cli_usage_error("kms %s needs --cert, --key and --ca", argv[0]);
+		return cli_usage_error("kms %s needs --cert, --key and --ca",
+				       cli_command_word(argv[0]));
 	return 0;
 }
 
@@ -808,7 +810,7 @@ static int export_key(struct kmip_client *client, const char *id)
 
 static int run_client_command(int argc, char **argv)
 {
-	const char *command = argv[0];
+	const char *command = cli_command_word(argv[0]);
 	bool needs_id = strcmp(command, "create") != 0 && strcmp(command, "locate") != 0;
 	struct client_args a;
 	struct kmip_client *client = NULL;

@@ -123,18 +123,17 @@ static int parse_args(int argc, char **argv, const char *usage, bool name_requir
 			break;
 		}
 		default:
-			return cli_usage_error("run 'coffer volume %s --help' for the options",
-					       argv[0]);
+			return cli_usage_error("run '%s --help' for the options", argv[0]);
 		}
 	}
 
 	int positional = argc - optind;
 	if (name_required && positional != 1)
-		return cli_usage_error("'coffer volume %s' takes exactly one volume name, got %d "
-				       "arguments", argv[0], positional);
+		return cli_usage_error("'%s' takes exactly one volume name, got %d arguments",
+				       argv[0], positional);
 	if (!name_required && positional != 0)
-		return cli_usage_error("unexpected argument '%s' for 'coffer volume %s'",
-				       argv[optind], argv[0]);
+		return cli_usage_error("unexpected argument '%s' for '%s'", argv[optind],
+				       argv[0]);
 	if (name_required) {
 		struct cf_error err = { 0 };
 		args->name = argv[optind];

@@ -48,6 +48,12 @@ int cli_fail(int rc, const struct cf_error *err)
 	return cli_exit_code(rc, false);
 }
 
+const char *cli_command_word(const char *name)
+{
+	const char *space = strrchr(name, ' ');
+	return space == NULL ? name : space + 1;
+}
+
 bool cli_is_help(const char *arg)
 {
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
@@ -83,9 +89,18 @@ int cli_dispatch(const char *prefix, const struct cli_command *table, int argc, 
 		argv = help_argv;
 	}
 
+	// getopt names argv[0] in its messages, so the command gets its whole
+	// name ("coffer storage serve"); cli_command_word gives the last word.
+	static char full_names[4][64];
+	static size_t depth;
 	for (const struct cli_command *c = table; c->name != NULL; c++) {
-		if (strcmp(c->name, argv[1]) == 0)
-			return c->run(argc - 1, argv + 1);
+		if (strcmp(c->name, argv[1]) != 0)
+			continue;
+		if (depth < sizeof(full_names) / sizeof(full_names[0])) {
+			snprintf(full_names[depth], sizeof(full_names[depth]), "%s %s", prefix, c->name);
+			argv[1] = full_names[depth++];
+		}
+		return c->run(argc - 1, argv + 1);
 	}
 	return cli_usage_error("unknown command '%s' for '%s'; run '%s --help' for the list",
 			       argv[1], prefix, prefix);
