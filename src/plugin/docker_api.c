@@ -224,7 +224,10 @@ static void log_result(const char *path, const struct plugin_request *request, i
 		return;
 	}
 	cf_log_quote(error_q, sizeof(error_q), cf_error_message(err, rc));
-	cf_log(CF_LOG_WARN, "plugin.request",
+	// podman calls Get for a volume before it creates one, so a missing
+	// volume there is the normal result, not a warning.
+	bool expected = rc == -ENOENT && strcmp(path, "/VolumeDriver.Get") == 0;
+	cf_log(expected ? CF_LOG_INFO : CF_LOG_WARN, "plugin.request",
 	       "path=%s volume=%s container=%s result=error errno=%d error=%s",
 	       path_q, name_q, id_q, -rc, error_q);
 }
