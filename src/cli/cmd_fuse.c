@@ -134,9 +134,9 @@ int cmd_fuse_server(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2)
-		return cli_usage_error("fuse-server needs CIPHER_DIR and MOUNT_POINT, got %d"
-				       " arguments; run 'coffer fuse-server --help' for the usage",
-				       argc - optind);
+		return cli_usage_error("fuse-server needs --key-fd N, CIPHER_DIR and MOUNT_POINT,"
+				       " got %d arguments (the storage manager normally starts"
+				       " it); run 'coffer fuse-server --help'", argc - optind);
 	if (key_fd < 0)
 		return cli_usage_error("missing --key-fd: the descriptor to read the 32-byte"
 				       " volume key from; run 'coffer fuse-server --help'");

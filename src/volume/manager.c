@@ -315,7 +315,9 @@ static int open_engines(struct vol_manager *manager, const struct vol_config *co
 			// error, not a reason to fall back to another engine quietly.
 			if (config->pool_path != NULL && strcmp(list[i]->name, "fscrypt") == 0)
 				return cf_error_set(err, slot->probe_rc, "the fscrypt pool %s given"
-						    " with --pool is unusable: %s",
+						    " with --pool is unusable: %s; give a mounted ext4"
+						    " made with '-O encrypt', or leave out --pool to"
+						    " use an image in the state directory",
 						    config->pool_path, probe_err.message);
 			cf_log(CF_LOG_WARN, "volume.engine_unavailable", "engine=%s error=\"%s\"",
 			       list[i]->name, probe_err.message);

@@ -148,7 +148,7 @@ expect_cli 1 "another process is already serving on $PLUGIN_SOCKET" \
 expect_cli 1 "given with --pool is unusable" \
 	"$COFFER_BIN" storage serve --state-dir "$E2E_WORK/third" --pool "$E2E_WORK/no_pool" \
 	--plugin-socket "$E2E_WORK/p3.sock" --admin-socket "$E2E_WORK/a3.sock"
-expect_cli 2 "fuse-server needs CIPHER_DIR and MOUNT_POINT" "$COFFER_BIN" fuse-server
+expect_cli 2 "CIPHER_DIR and MOUNT_POINT, got 0 arguments" "$COFFER_BIN" fuse-server
 expect_cli 2 "missing --key-fd" "$COFFER_BIN" fuse-server "$E2E_WORK/c" "$E2E_WORK/m"
 expect_cli 0 "Usage: coffer volume create" coffer_volume create --help
 expect_cli 0 "Usage: coffer storage serve" "$COFFER_BIN" storage serve --help
