@@ -32,8 +32,11 @@ IMAGE=localhost/coffer-demo:latest
 VOLUME=demo-data
 SERVER_PID=
 
-bold=$(tput bold 2>/dev/null || true)
-plain=$(tput sgr0 2>/dev/null || true)
+bold='' plain=''
+if [ -t 1 ]; then
+	bold=$(tput bold 2>/dev/null || true)
+	plain=$(tput sgr0 2>/dev/null || true)
+fi
 step_number=0
 
 step() {
