@@ -76,6 +76,15 @@ void *cf_secure_alloc(size_t size);
 // Wipes and frees a buffer from cf_secure_alloc. NULL is accepted.
 void cf_secure_free(void *ptr);
 
+// Gives OpenSSL a secure heap of size bytes (a power of two), which it
+// uses for private key numbers: locked in memory and excluded from core
+// dumps. Call it once, before any key is loaded. Returns 0, 1 when the heap
+// works but could not be locked (RLIMIT_MEMLOCK), or a negative errno.
+// Once set, OpenSSL fails an allocation of key material when the heap is
+// full instead of using the ordinary heap, so size it for the peak number
+// of keys and handshakes in flight.
+int cf_openssl_secure_heap(size_t size, struct cf_error *err);
+
 // Wipes size bytes in place; the compiler cannot remove this call.
 void cf_wipe(void *ptr, size_t size);
 

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,11 @@
 #include <unistd.h>
 
 #define CA_DEFAULT_DIR "/var/lib/coffer/ca"
+// OpenSSL's secure heap for the CA's private keys and other private
+// numbers OpenSSL makes while it signs and shakes hands. By our estimate
+// a P-256 signature or handshake needs well under 1 KiB of it at a time,
+// so 4 MiB covers thousands at once.
+#define CA_SECURE_HEAP_SIZE (4 << 20)
 
 static int parse_duration_option(const char *name, const char *text, int64_t *seconds)
 {
@@ -343,10 +349,17 @@ static int ca_serve_run(int argc, char **argv)
 	struct cf_error err = { 0 };
 	struct ca *ca = NULL;
 	int rc = cf_harden_process(&err);
+	int heap = rc == 0 ? cf_openssl_secure_heap(CA_SECURE_HEAP_SIZE, &err) : 0;
+	if (heap < 0)
+		rc = heap;
 	if (rc == 0)
 		rc = open_ca(dir, master_key, lifetime, max_lifetime, &ca, &err);
-	if (rc == 0)
+	if (rc == 0) {
+		cf_log(heap == 1 ? CF_LOG_WARN : CF_LOG_INFO, "ca.secure_heap",
+		       "size=%d locked=%s used=%zu", CA_SECURE_HEAP_SIZE, heap == 1 ? "no" : "yes",
+		       CRYPTO_secure_used());
 		rc = ca_serve(ca, &server, &err);
+	}
 	ca_close(ca);
 	if (rc != 0)
 		return cli_fail(rc, &err);

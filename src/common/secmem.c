@@ -246,3 +246,16 @@ bool cf_ct_equal(const void *a, const void *b, size_t size)
 	// CRYPTO_memcmp reads every byte whatever the contents, unlike memcmp.
 	return CRYPTO_memcmp(a, b, size) == 0;
 }
+
+int cf_openssl_secure_heap(size_t size, struct cf_error *err)
+{
+	if (CRYPTO_secure_malloc_initialized())
+		return 0;
+	// 32 bytes, the smallest block, is the size of a P-256 scalar.
+	int rc = CRYPTO_secure_malloc_init(size, 32);
+	if (rc == 1)
+		return 0;
+	if (rc == 2)
+		return 1;
+	return cf_error_set(err, -ENOMEM, "cannot set up OpenSSL's secure heap of %zu bytes", size);
+}

@@ -59,6 +59,13 @@ expect_fail_with "will not overwrite" "$COFFER_BIN" ca init --dir "$CA"
 step "ca serve listens on a free loopback port"
 ca_serve_start "$CA"
 
+step "the issuing key lives in OpenSSL's locked secure heap"
+heap=$(grep -o 'event=ca.secure_heap .*' "$E2E_WORK/serve.log") ||
+	fail "no ca.secure_heap line: $(cat "$E2E_WORK/serve.log")"
+[[ "$heap" == *"locked=yes"* ]] || fail "the secure heap is not locked: $heap"
+used=${heap##*used=}
+[ "$used" -gt 0 ] || fail "no key material in the secure heap: $heap"
+
 step "cacerts returns the chain as base64 PKCS#7"
 status=$(curl -sS --cacert "$CA/root.pem" -o "$W/body" -w '%{http_code}' \
 	"https://127.0.0.1:$PORT/.well-known/est/cacerts")
