@@ -129,6 +129,9 @@ static struct {
 	char failure[160];
 	bool ready_sent;
 	atomic_bool rings_ready;
+	// The thread that runs the libfuse loop, and whether the loop returned.
+	pthread_t main_thread;
+	atomic_bool loop_ended;
 } transport = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.ready_fd = -1,
@@ -351,8 +354,26 @@ static bool uring_required(void)
 	return transport.mode == GCFS_URING_REQUIRE || transport.mode == GCFS_URING_ENABLE;
 }
 
-// Records the outcome of setup once. With io_uring required and
-// unavailable, the server stops with SIGTERM before it reports ready.
+// Ends the libfuse loop after a transport failure. On a libfuse thread,
+// ending the session is enough: that thread checks it when its request
+// returns and wakes the main thread, which sleeps on a semaphore. Other
+// threads wake the main thread with SIGTERM. They repeat it until the loop
+// returns, because libfuse checks the session before it sleeps, and a
+// signal that lands between that check and the sleep is lost.
+static void end_loop(bool on_libfuse_thread)
+{
+	fuse_session_exit(transport.se);
+	if (on_libfuse_thread)
+		return;
+	while (!atomic_load(&transport.loop_ended)) {
+		pthread_kill(transport.main_thread, SIGTERM);
+		usleep(100 * 1000);
+	}
+}
+
+// Records the outcome of setup once; called on the libfuse thread that
+// replies to INIT. With io_uring required and unavailable, the server
+// stops before it reports ready.
 static void settle(bool rings, const char *reason)
 {
 	pthread_mutex_lock(&transport.lock);
@@ -375,7 +396,7 @@ static void settle(bool rings, const char *reason)
 		cf_log(CF_LOG_ERROR, "fuse_transport_failed", "volume=%s mode=%s reason=\"%s\""
 		       " hint=\"io_uring is required; use --uring auto to fall back to /dev/fuse\"",
 		       transport.volume, gcfs_uring_mode_name(transport.mode), reason);
-		kill(getpid(), SIGTERM);
+		end_loop(true);
 		return;
 	}
 	cf_log(CF_LOG_INFO, "fuse_transport", "volume=%s transport=dev_fuse reason=\"%s\"",
@@ -386,7 +407,7 @@ static void settle(bool rings, const char *reason)
 // Stops the server after the INIT reply accepted io_uring but the rings
 // cannot all register. The kernel then makes every request wait until each
 // CPU queue has an entry, so falling back to /dev/fuse would hang the callers.
-static void fail_accepted(const char *reason)
+static void fail_accepted(const char *reason, bool on_libfuse_thread)
 {
 	pthread_mutex_lock(&transport.lock);
 	transport.ready_sent = true;
@@ -395,7 +416,7 @@ static void fail_accepted(const char *reason)
 	       " was accepted at INIT and the kernel keeps requests waiting until every CPU queue"
 	       " has a ring, so the server stops; fix the cause or use --uring off\"",
 	       transport.volume, reason);
-	kill(getpid(), SIGTERM);
+	end_loop(on_libfuse_thread);
 }
 
 // Checks that this process may create a ring with 128-byte SQEs. Container
@@ -652,7 +673,7 @@ static int ring_register(struct ring_thread *t)
 	return rc < 0 ? rc : 0;
 }
 
-static void report_registration(int rc, struct ring_thread *t)
+static void report_registration(int rc, struct ring_thread *t, bool on_libfuse_thread)
 {
 	pthread_mutex_lock(&transport.lock);
 	transport.reported++;
@@ -678,7 +699,7 @@ static void report_registration(int rc, struct ring_thread *t)
 		cf_log(CF_LOG_WARN, "fuse_uring_threads_failed", "volume=%s failed=%u reason=\"%s\""
 		       " every_queue=yes", transport.volume, failed, reason);
 	if (!every_queue) {
-		fail_accepted(reason);
+		fail_accepted(reason, on_libfuse_thread);
 		return;
 	}
 	settle(true, reason);
@@ -703,7 +724,7 @@ static void *ring_thread_main(void *arg)
 		rc = ring_init(t);
 	if (rc == 0)
 		rc = ring_register(t);
-	report_registration(rc, t);
+	report_registration(rc, t, false);
 	if (rc != 0)
 		goto out;
 
@@ -792,7 +813,7 @@ static void rings_start(void)
 	transport.stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (transport.threads == NULL || transport.queue_registered == NULL ||
 	    transport.stop_fd < 0) {
-		fail_accepted("out of memory or eventfd failed");
+		fail_accepted("out of memory or eventfd failed", true);
 		return;
 	}
 
@@ -803,7 +824,7 @@ static void rings_start(void)
 		t->cpu = cpu_online(t->qid) ? (int)t->qid : -1;
 		int rc = pthread_create(&t->thread, NULL, ring_thread_main, t);
 		if (rc != 0) {
-			report_registration(-rc, t);
+			report_registration(-rc, t, true);
 			continue;
 		}
 		t->started = true;
@@ -959,6 +980,8 @@ int gcfs_uring_start(struct fuse_session *se, const char *volume, int ready_fd,
 	transport.volume = volume;
 	transport.ready_fd = ready_fd;
 	transport.fuse_fd = fuse_session_fd(se);
+	transport.main_thread = pthread_self();
+	atomic_store(&transport.loop_ended, false);
 
 	if (transport.mode == GCFS_URING_OFF) {
 		cf_log(CF_LOG_INFO, "fuse_transport", "volume=%s transport=dev_fuse reason=\"--uring"
@@ -979,6 +1002,7 @@ int gcfs_uring_start(struct fuse_session *se, const char *volume, int ready_fd,
 
 int gcfs_uring_stop(void)
 {
+	atomic_store(&transport.loop_ended, true);
 	if (transport.threads != NULL) {
 		uint64_t increment = 1;
 		ssize_t n = write(transport.stop_fd, &increment, sizeof(increment));
