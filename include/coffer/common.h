@@ -76,13 +76,11 @@ void *cf_secure_alloc(size_t size);
 // Wipes and frees a buffer from cf_secure_alloc. NULL is accepted.
 void cf_secure_free(void *ptr);
 
-// Gives OpenSSL a secure heap of size bytes (a power of two), which it
-// uses for private key numbers: locked in memory and excluded from core
-// dumps. Call it once, before any key is loaded. Returns 0, 1 when the heap
-// works but could not be locked (RLIMIT_MEMLOCK), or a negative errno.
-// Once set, OpenSSL fails an allocation of key material when the heap is
-// full instead of using the ordinary heap, so size it for the peak number
-// of keys and handshakes in flight.
+// Sets up OpenSSL's secure heap of size bytes (a power of two), where
+// OpenSSL keeps private key numbers in locked memory. Call it before any
+// key is loaded. Returns 0, 1 when the heap works but is not locked
+// (RLIMIT_MEMLOCK too low), or a negative errno. When the heap is full,
+// OpenSSL fails the allocation, so size it for the peak in use.
 int cf_openssl_secure_heap(size_t size, struct cf_error *err);
 
 // Wipes size bytes in place; the compiler cannot remove this call.

@@ -35,8 +35,8 @@ int cli_fail(int rc, const struct cf_error *err);
 // True when arg is -h or --help.
 bool cli_is_help(const char *arg);
 
-// The last word of a command's argv[0], which cli_dispatch sets to the
-// whole command ("coffer kms get" gives "get").
+// Returns the last word of a command's argv[0], which cli_dispatch sets to
+// the whole command ("coffer kms get" gives "get").
 const char *cli_command_word(const char *name);
 
 // Runs a nested command table (for "coffer volume create" and the like).

@@ -17,10 +17,9 @@
 #include <unistd.h>
 
 #define CA_DEFAULT_DIR "/var/lib/coffer/ca"
-// OpenSSL's secure heap for the CA's private keys and other private
-// numbers OpenSSL makes while it signs and shakes hands. By our estimate
-// a P-256 signature or handshake needs well under 1 KiB of it at a time,
-// so 4 MiB covers thousands at once.
+// Size of OpenSSL's secure heap, which contains the CA's private keys. By
+// our estimate a P-256 signature or TLS handshake in progress uses well
+// under 1 KiB of it, so 4 MiB covers thousands at once.
 #define CA_SECURE_HEAP_SIZE (4 << 20)
 
 static int parse_duration_option(const char *name, const char *text, int64_t *seconds)

@@ -90,7 +90,7 @@ int cli_dispatch(const char *prefix, const struct cli_command *table, int argc, 
 	}
 
 	// getopt names argv[0] in its messages, so the command gets its whole
-	// name ("coffer storage serve"); cli_command_word gives the last word.
+	// name ("coffer storage serve"). cli_command_word returns the last word.
 	static char full_names[4][64];
 	static size_t depth;
 	for (const struct cli_command *c = table; c->name != NULL; c++) {

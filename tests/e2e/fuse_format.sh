@@ -95,7 +95,10 @@ for ((i = 0; i < 20; i++)); do
 	fi
 	[ "$rc" -ne 0 ] || fail "fuse-server accepted wrong key $i"
 	[ "$rc" -ne 124 ] || fail "fuse-server kept serving with wrong key $i"
-	grep -q "not this volume's key" "$W/wrong.log" || { cat "$W/wrong.log" >&2; fail "no wrong-key message"; }
+	if ! grep -q "not this volume's key" "$W/wrong.log"; then
+		cat "$W/wrong.log" >&2
+		fail "no wrong-key message for wrong key $i"
+	fi
 done
 
 fuse_transport_check "$W/server.log"

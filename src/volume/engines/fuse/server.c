@@ -2038,25 +2038,20 @@ static void raise_nofile_limit(void)
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 65536)
 		cf_log(CF_LOG_WARN, "fuse_nofile_limit_low", "limit=%ju hint=\"each open inode"
-		       " needs a descriptor; raise RLIMIT_NOFILE for large trees\"", (uintmax_t)rl.rlim_cur);
+		       " needs a descriptor; raise RLIMIT_NOFILE for large trees\"",
+		       (uintmax_t)rl.rlim_cur);
 }
 
-// Rejects a key that decrypts at most half of a sample of the volume's
-// names. A wrong key would otherwise show an empty volume, and an
-// application that finds its data directory empty may create a new one
-// over the old data. By our estimate a wrong key still decrypts about one
-// name in 256, whose padding checks out by chance, so one success proves
-// nothing. The sample takes up to KEY_CHECK_NAMES encrypted names from the
-// ciphertext directories, breadth first from the root, so that a small
-// root does not decide alone. A volume without encrypted names passes.
 #define KEY_CHECK_NAMES 64
 #define KEY_CHECK_DIRS 16
 
+// Sample of encrypted names for the key check, with the subdirectories
+// (O_PATH descriptors) queued to sample next.
 struct key_sample {
 	struct gcfs_ctx *ctx;
 	size_t tried, decrypted;
-	int dirs[KEY_CHECK_DIRS]; // O_PATH descriptors still to sample
-	size_t queued, next;
+	int dirs[KEY_CHECK_DIRS];
+	size_t queued;
 };
 
 // Reads the IV of the ciphertext directory dir; false when it has none.
@@ -2091,12 +2086,13 @@ static int sample_dir(struct key_sample *k, int dir, bool root)
 		if (de->d_name[0] == '.')
 			continue;
 		int result = decrypt_disk_name(k->ctx, dirfd(d), diriv, de->d_name, root, plain);
-		if (result == 1 || result == -EBADMSG)
-			k->tried++;
+		if (result != 1 && result != -EBADMSG)
+			continue;
+
+		k->tried++;
 		if (result == 1)
 			k->decrypted++;
-		if ((result == 1 || result == -EBADMSG) && de->d_type == DT_DIR &&
-		    k->queued < KEY_CHECK_DIRS) {
+		if (de->d_type == DT_DIR && k->queued < KEY_CHECK_DIRS) {
 			int sub = openat(dirfd(d), de->d_name,
 					 O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub >= 0)
@@ -2107,25 +2103,31 @@ static int sample_dir(struct key_sample *k, int dir, bool root)
 	return 0;
 }
 
+// Rejects a key that decrypts at most half of a sample of the volume's
+// names. A wrong key would otherwise show an empty volume, and an
+// application that finds its data directory empty may create a new one
+// over the old data. By our estimate a wrong key still decrypts about one
+// name in 256, whose padding is valid by chance, so one success proves
+// nothing. The sample takes up to KEY_CHECK_NAMES encrypted names from the
+// ciphertext directories, breadth first from the root, so that a small
+// root does not decide alone. A volume without encrypted names passes.
 static int check_root_key(struct cf_error *err)
 {
 	struct key_sample k = { 0 };
 	int rc = gcfs_ctx_new(&k.ctx, server.keys);
 	if (rc != 0)
 		return cf_error_set(err, rc, "cannot set up the name cipher");
+
 	rc = sample_dir(&k, server.root.fd, true);
-	if (rc != 0) {
-		cf_error_set(err, rc, "cannot list ciphertext directory %s: %s",
-			     server.options->cipher_dir, strerror(-rc));
-	}
-	for (; k.next < k.queued; k.next++) {
+	for (size_t i = 0; i < k.queued; i++) {
 		if (rc == 0 && k.tried < KEY_CHECK_NAMES)
-			(void)sample_dir(&k, k.dirs[k.next], false);
-		close(k.dirs[k.next]);
+			(void)sample_dir(&k, k.dirs[i], false);
+		close(k.dirs[i]);
 	}
 	gcfs_ctx_free(k.ctx);
 	if (rc != 0)
-		return rc;
+		return cf_error_set(err, rc, "cannot list ciphertext directory %s: %s",
+				    server.options->cipher_dir, strerror(-rc));
 	if (k.tried > 0 && k.decrypted * 2 <= k.tried)
 		return cf_error_set(err, -EKEYREJECTED, "invalid key: it decrypts %zu of the %zu"
 				    " names tried in %s, so it is not this volume's key (mounting"

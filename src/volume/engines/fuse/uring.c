@@ -371,9 +371,9 @@ static void end_loop(bool on_libfuse_thread)
 	}
 }
 
-// Records the outcome of setup once; called on the libfuse thread that
-// replies to INIT. With io_uring required and unavailable, the server
-// stops before it reports ready.
+// Records the outcome of setup once. Failures are settled only on the
+// libfuse thread that replies to INIT. With io_uring required and
+// unavailable, the server stops before it reports ready.
 static void settle(bool rings, const char *reason)
 {
 	pthread_mutex_lock(&transport.lock);
